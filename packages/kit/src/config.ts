@@ -1,0 +1,71 @@
+import { z } from "zod";
+
+/** Thrown by loadEnv; its message names every missing or bad variable at once. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Validates `env` against a zod object schema whose keys are variable names.
+ * Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
+ */
+export function loadEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S> {
+  const cleaned: Env = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    cleaned[key] = value === undefined || value.trim() === "" ? undefined : value.trim();
+  }
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  return Object.freeze(parsed.data) as z.infer<S>;
+}
+
+/** A TCP port number given as a string. */
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/** A positive integer given as a string. */
+export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** An http(s) URL. */
+export const httpUrl = (fallback: string) =>
+  z
+    .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+    .default(fallback);
+
+/** A postgres:// connection string. */
+export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" });
+
+/** A nats:// (or tls://) server list, comma separated. */
+export const natsServers = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) => value.split(",").map((s) => s.trim()).filter(Boolean))
+    .refine((servers) => servers.length > 0, "must name at least one server");
+
+export const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
+
+export const nodeEnv = z.enum(["development", "production", "test"]).default("development");
+
+/** `<SERVICE>_X` wins over `X`, so services can share a database or use one each. */
+export function prefixed(env: Env, service: string, name: string): string | undefined {
+  const own = env[`${service.toUpperCase()}_${name}`];
+  return own !== undefined && own.trim() !== "" ? own : env[name];
+}
+
+/** The default addresses of the three services, in one place. */
+export const DEFAULT_PORTS = { rooms: 50051, messages: 50052, delivery: 50053 } as const;
+export const DEFAULT_URLS = {
+  rooms: `http://127.0.0.1:${DEFAULT_PORTS.rooms}`,
+  messages: `http://127.0.0.1:${DEFAULT_PORTS.messages}`,
+  delivery: `http://127.0.0.1:${DEFAULT_PORTS.delivery}`,
+} as const;
+export const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+export { z };

@@ -1,0 +1,83 @@
+import pg from "pg";
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+import type { Logger } from "pino";
+import { safeUrl } from "./logger.js";
+
+export type { NodePgDatabase };
+
+export interface PoolOptions {
+  /** Most connections in the pool. */
+  max?: number;
+  /** How long to wait for a connection before failing (Unavailable). */
+  connectTimeoutMs?: number;
+  /** Server-side statement timeout. */
+  statementTimeoutMs?: number;
+}
+
+/**
+ * A pg pool with every timeout set, so an outage answers quickly instead of hanging.
+ * Errors on idle clients (a restarted server) are logged, never thrown: the pool
+ * replaces the client on the next checkout, which is how the service recovers by itself.
+ */
+export function createPool(url: string, logger: Logger, options: PoolOptions = {}): pg.Pool {
+  const statementTimeout = options.statementTimeoutMs ?? 5000;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: statementTimeout,
+    query_timeout: statementTimeout + 1000,
+    lock_timeout: statementTimeout,
+    idle_in_transaction_session_timeout: statementTimeout * 2,
+    keepAlive: true,
+    application_name: logger.bindings()["service"] as string | undefined,
+  });
+  pool.on("error", (err) => logger.warn({ err: { message: err.message }, db: safeUrl(url) }, "[DB-ERROR] idle client error"));
+  return pool;
+}
+
+export function createDb<TSchema extends Record<string, unknown>>(pool: pg.Pool, schema: TSchema): NodePgDatabase<TSchema> {
+  return drizzle({ client: pool, schema });
+}
+
+/** Answers whether the database takes queries now; used by health checks. */
+export async function pingDatabase(pool: pg.Pool): Promise<boolean> {
+  try {
+    await pool.query("select 1");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface MigrationOptions {
+  url: string;
+  /** The folder of drizzle-kit migrations (with meta/_journal.json). */
+  migrationsFolder: string;
+  /** Each service keeps its own migrations table, so services can share one database. */
+  migrationsTable: string;
+  logger: Logger;
+}
+
+/**
+ * Applies pending migrations on a dedicated connection under one advisory lock shared by
+ * every service, so replicas (and services sharing a database) never migrate concurrently.
+ */
+export async function runMigrations(options: MigrationOptions): Promise<void> {
+  const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query("select pg_advisory_lock(hashtext($1))", ["redup:migrate"]);
+    await migrate(drizzle({ client }), {
+      migrationsFolder: options.migrationsFolder,
+      migrationsTable: options.migrationsTable,
+      migrationsSchema: "drizzle",
+    });
+    options.logger.info({ table: options.migrationsTable }, "[DB] migrations applied");
+  } finally {
+    await client.query("select pg_advisory_unlock(hashtext($1))", ["redup:migrate"]).catch(() => {});
+    await client.end().catch(() => {});
+  }
+}

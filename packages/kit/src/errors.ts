@@ -1,0 +1,96 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { describeError } from "./logger.js";
+
+/** Shorthands so service code states intent, not codes. */
+export const invalidArgument = (message: string) => new ConnectError(message, Code.InvalidArgument);
+export const notFound = (message: string) => new ConnectError(message, Code.NotFound);
+export const permissionDenied = (message: string) => new ConnectError(message, Code.PermissionDenied);
+export const failedPrecondition = (message: string) => new ConnectError(message, Code.FailedPrecondition);
+export const alreadyExists = (message: string) => new ConnectError(message, Code.AlreadyExists);
+export const unavailable = (message: string, cause?: unknown) =>
+  new ConnectError(message, Code.Unavailable, undefined, undefined, cause);
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+]);
+
+const UNAVAILABLE_MESSAGES = [
+  "timeout exceeded when trying to connect",
+  "Connection terminated",
+  "Client has encountered a connection error",
+  "Cannot use a pool after calling end",
+  "connection is closed",
+];
+
+/** Walks `cause` links so wrapped driver errors (DrizzleQueryError) are still recognised. */
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  let current: unknown = err;
+  while (current !== undefined && current !== null && chain.length < 8) {
+    chain.push(current);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
+}
+
+function codeFor(err: unknown): { code: Code; message: string } | undefined {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === "string" ? e.code : undefined;
+  const message = typeof e.message === "string" ? e.message : "";
+  if (code !== undefined) {
+    if (code === "23505") return { code: Code.AlreadyExists, message: "the row already exists" };
+    if (code === "23503") return { code: Code.FailedPrecondition, message: "a referenced row does not exist" };
+    if (code === "23502" || code === "23514") return { code: Code.FailedPrecondition, message: "the database refused the row" };
+    if (code === "22P02" || code === "22003" || code === "22001") return { code: Code.InvalidArgument, message: "a value is out of range" };
+    if (code === "57014") return { code: Code.DeadlineExceeded, message: "the database query timed out" };
+    if (code === "40001" || code === "40P01") return { code: Code.Aborted, message: "transaction conflict, retry" };
+    if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300")
+      return { code: Code.Unavailable, message: "the database is unavailable" };
+    if (NETWORK_CODES.has(code)) return { code: Code.Unavailable, message: "a dependency is unavailable" };
+  }
+  if (message.includes("Query read timeout")) return { code: Code.DeadlineExceeded, message: "the database query timed out" };
+  if (UNAVAILABLE_MESSAGES.some((m) => message.includes(m)))
+    return { code: Code.Unavailable, message: "the database is unavailable" };
+  return undefined;
+}
+
+/** The one mapping from any thrown value to a ConnectError a client may see. */
+export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  for (const link of causes(err)) {
+    if (link instanceof ConnectError) return link;
+    const mapped = codeFor(link);
+    if (mapped) return new ConnectError(mapped.message, mapped.code, undefined, undefined, err);
+  }
+  return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
+}
+
+/** Maps errors and logs each call; only Internal/Unknown are logged at error level. */
+export function errorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const started = performance.now();
+    const rpc = req.method.name;
+    try {
+      const res = await next(req);
+      logger.debug({ rpc, ms: Math.round(performance.now() - started) }, "rpc ok");
+      return res;
+    } catch (err) {
+      const mapped = toConnectError(err);
+      const fields = { rpc, code: Code[mapped.code], ms: Math.round(performance.now() - started) };
+      if (mapped.code === Code.Internal || mapped.code === Code.Unknown) {
+        logger.error({ ...fields, err: describeError(mapped.cause ?? err) }, "rpc failed");
+      } else {
+        logger.info({ ...fields, reason: mapped.rawMessage }, "rpc refused");
+      }
+      throw mapped;
+    }
+  };
+}

@@ -1,0 +1,147 @@
+import { fileURLToPath } from "node:url";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { ConfigError, DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, postgresUrl, prefixed, z, type Env } from "./config.js";
+import { createDb, createPool, pingDatabase, runMigrations, type NodePgDatabase } from "./db.js";
+import { safeUrl } from "./logger.js";
+import { startConnectServer, type RunningServer, type TlsFiles } from "./server.js";
+
+export type ServiceName = "rooms" | "messages" | "delivery";
+
+/** What every service reads from the environment. */
+export interface BaseServiceConfig {
+  service: ServiceName;
+  env: "development" | "production" | "test";
+  host: string;
+  port: number;
+  databaseUrl: string;
+  dbPoolMax: number;
+  dbStatementTimeoutMs: number;
+  tls: TlsFiles | undefined;
+  logLevel: string;
+}
+
+/**
+ * Reads the variables every service shares. `<SERVICE>_DATABASE_URL` falls back to
+ * `DATABASE_URL`; `<SERVICE>_PORT` is the port; `HOST` the bind address; TLS from
+ * `<SERVICE>_SSL_CERT_FILE`/`SSL_CERT_FILE` and the matching key.
+ */
+export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPort: number): BaseServiceConfig {
+  const up = service.toUpperCase();
+  const schema = z.object({
+    NODE_ENV: nodeEnv,
+    HOST: z.string().default("0.0.0.0"),
+    [`${up}_PORT`]: port(defaultPort),
+    DATABASE_URL: postgresUrl.default(DEFAULT_DATABASE_URL),
+    DB_POOL_MAX: positiveInt(10),
+    DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),
+    SSL_CERT_FILE: z.string().optional(),
+    SSL_KEY_FILE: z.string().optional(),
+    LOG_LEVEL: logLevel,
+  });
+  const merged: Env = {
+    ...env,
+    DATABASE_URL: prefixed(env, service, "DATABASE_URL"),
+    SSL_CERT_FILE: prefixed(env, service, "SSL_CERT_FILE"),
+    SSL_KEY_FILE: prefixed(env, service, "SSL_KEY_FILE"),
+  };
+  // The port variable's name is computed, so the parsed object is read as a record.
+  const parsed: Record<string, unknown> = loadEnv(schema, merged);
+  const cert = parsed["SSL_CERT_FILE"] as string | undefined;
+  const key = parsed["SSL_KEY_FILE"] as string | undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError("invalid configuration: SSL_CERT_FILE and SSL_KEY_FILE must be set together");
+  }
+  return {
+    service,
+    env: parsed["NODE_ENV"] as BaseServiceConfig["env"],
+    host: parsed["HOST"] as string,
+    port: parsed[`${up}_PORT`] as number,
+    databaseUrl: parsed["DATABASE_URL"] as string,
+    dbPoolMax: parsed["DB_POOL_MAX"] as number,
+    dbStatementTimeoutMs: parsed["DB_STATEMENT_TIMEOUT_MS"] as number,
+    tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
+    logLevel: parsed["LOG_LEVEL"] as string,
+  };
+}
+
+export interface ServiceContext<TSchema extends Record<string, unknown>> {
+  db: NodePgDatabase<TSchema>;
+  pool: pg.Pool;
+  logger: Logger;
+}
+
+export interface ServiceParts {
+  routes: (router: ConnectRouter) => void;
+  interceptors?: Interceptor[];
+  /** Extra readiness beyond the database answering. */
+  ready?: () => Promise<boolean>;
+  /** Stops what build() started (background loops, clients, NATS), after the server closes. */
+  close?: () => Promise<void>;
+}
+
+export interface StartServiceOptions<TSchema extends Record<string, unknown>> {
+  config: BaseServiceConfig;
+  logger: Logger;
+  schema: TSchema;
+  /** The drizzle-kit migrations folder, as a file URL relative to the caller. */
+  migrations: URL;
+  serviceNames: string[];
+  build: (ctx: ServiceContext<TSchema>) => ServiceParts | Promise<ServiceParts>;
+}
+
+/**
+ * The common start sequence: migrate → pool → build the service → serve. The returned
+ * close() stops accepting, finishes in-flight calls, then stops the service's own parts
+ * and the pool, in that order.
+ */
+export async function startService<TSchema extends Record<string, unknown>>(
+  options: StartServiceOptions<TSchema>,
+): Promise<RunningServer> {
+  const { config, logger } = options;
+  await runMigrations({
+    url: config.databaseUrl,
+    migrationsFolder: fileURLToPath(options.migrations),
+    migrationsTable: `__migrations_${config.service}`,
+    logger,
+  });
+  const pool = createPool(config.databaseUrl, logger, {
+    max: config.dbPoolMax,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+  });
+  logger.info({ db: safeUrl(config.databaseUrl) }, "[DB] pool ready");
+  const db = createDb(pool, options.schema);
+  const parts = await options.build({ db, pool, logger });
+  const extraReady = parts.ready;
+  const server = await startConnectServer({
+    routes: parts.routes,
+    interceptors: parts.interceptors ?? [],
+    serviceNames: options.serviceNames,
+    ready: async () => (await pingDatabase(pool)) && (extraReady ? await extraReady() : true),
+    logger,
+    host: config.host,
+    port: config.port,
+    tls: config.tls,
+  });
+  logger.info({ url: server.url, services: options.serviceNames }, `[INICIO] ${config.service} listening on ${server.url}`);
+  return {
+    port: server.port,
+    url: server.url,
+    async close() {
+      await server.close();
+      await parts.close?.();
+      await pool.end();
+    },
+  };
+}
+
+/** Runs only the migrations (the `migrate` command). */
+export async function migrateOnly(config: BaseServiceConfig, logger: Logger, migrations: URL): Promise<void> {
+  await runMigrations({
+    url: config.databaseUrl,
+    migrationsFolder: fileURLToPath(migrations),
+    migrationsTable: `__migrations_${config.service}`,
+    logger,
+  });
+}

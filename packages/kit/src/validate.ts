@@ -1,0 +1,45 @@
+import { invalidArgument } from "./errors.js";
+
+/** The largest PostgreSQL BIGINT. */
+export const MAX_BIGINT = 9223372036854775807n;
+
+/** Every id in RedUP is a positive BIGINT; anything else is InvalidArgument naming the field. */
+export function requireId(value: bigint, field: string): bigint {
+  if (value <= 0n || value > MAX_BIGINT) throw invalidArgument(`${field} must be a positive integer that fits a BIGINT`);
+  return value;
+}
+
+/** An optional id: 0 means absent. */
+export function optionalId(value: bigint, field: string): bigint | undefined {
+  return value === 0n ? undefined : requireId(value, field);
+}
+
+/** Clamps a requested page size: 0 means the default, above the maximum is refused. */
+export function pageSize(requested: number, fallback: number, max: number): number {
+  if (requested === 0) return fallback;
+  if (requested < 0 || requested > max) throw invalidArgument(`page_size must be between 1 and ${max}`);
+  return requested;
+}
+
+/** Page tokens are the last id seen, as a decimal string. */
+export function parsePageToken(token: string): bigint | undefined {
+  if (token === "") return undefined;
+  if (!/^[1-9][0-9]{0,18}$/.test(token)) throw invalidArgument("page_token is not valid");
+  return requireId(BigInt(token), "page_token");
+}
+
+/** True for an absolute http(s) URL. */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** True for an ISO 8601 date-time such as 2024-01-15T10:30:00Z or with an offset. */
+export function isIsoTimestamp(value: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
+  return match !== null && !Number.isNaN(Date.parse(match[9] ? value : `${value}Z`));
+}
