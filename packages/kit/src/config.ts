@@ -69,3 +69,23 @@ export const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 
 export { z };
+
+/** Where the other services are, as zod fields keyed by variable name. */
+export const serviceUrlVars = {
+  ROOMS_URL: httpUrl(DEFAULT_URLS.rooms),
+  MESSAGES_URL: httpUrl(DEFAULT_URLS.messages),
+  DELIVERY_URL: httpUrl(DEFAULT_URLS.delivery),
+  /** PEM bundle trusted for https service URLs (self-signed clusters). */
+  SERVICES_CA_FILE: z.string().optional(),
+  /** Deadline of a call to another service. */
+  RPC_TIMEOUT_MS: positiveInt(5000),
+};
+
+/** NATS server list and the subject prefix, as zod fields keyed by variable name. */
+export const natsVars = {
+  NATS_URL: natsServers(DEFAULT_NATS_URL),
+  NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "must be dot-separated tokens without wildcards")
+    .default("redup"),
+};

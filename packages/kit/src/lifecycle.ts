@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { createLogger, describeError } from "./logger.js";
 
 /** Something started that must be stopped on shutdown. */
 export interface Stoppable {
@@ -35,8 +36,41 @@ export function runMain(logger: Logger, start: () => Promise<Stoppable>): void {
       process.on("SIGINT", stop);
     },
     (err: unknown) => {
-      logger.fatal({ err: { name: (err as Error).name, message: (err as Error).message } }, "failed to start");
+      logger.fatal({ err: describeError(err) }, "failed to start");
       process.exit(1);
     },
   );
+}
+
+export interface ServiceEntry<C extends { logLevel: string }> {
+  service: string;
+  loadConfig: () => C;
+  start: (config: C, logger: Logger) => Promise<Stoppable>;
+  migrate: (config: C, logger: Logger) => Promise<void>;
+}
+
+/**
+ * The body of every service's main.ts: `node main.js` serves, `node main.js migrate` only
+ * applies migrations. A bad configuration exits 1 naming every bad variable.
+ */
+export function serviceMain<C extends { logLevel: string }>(entry: ServiceEntry<C>, argv = process.argv): void {
+  let config: C;
+  try {
+    config = entry.loadConfig();
+  } catch (err) {
+    process.stderr.write(`${entry.service}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger({ service: entry.service, level: config.logLevel });
+  if (argv[2] === "migrate") {
+    entry.migrate(config, logger).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.fatal({ err: describeError(err) }, "migration failed");
+        process.exit(1);
+      },
+    );
+    return;
+  }
+  runMain(logger, () => entry.start(config, logger));
 }

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { ConfigError, DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, postgresUrl, prefixed, z, type Env } from "./config.js";
+import { DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, postgresUrl, prefixed, z, type Env } from "./config.js";
 import { createDb, createPool, pingDatabase, runMigrations, type NodePgDatabase } from "./db.js";
 import { safeUrl } from "./logger.js";
 import { startConnectServer, type RunningServer, type TlsFiles } from "./server.js";
@@ -24,8 +24,8 @@ export interface BaseServiceConfig {
 
 /**
  * Reads the variables every service shares. `<SERVICE>_DATABASE_URL` falls back to
- * `DATABASE_URL`; `<SERVICE>_PORT` is the port; `HOST` the bind address; TLS from
- * `<SERVICE>_SSL_CERT_FILE`/`SSL_CERT_FILE` and the matching key.
+ * `DATABASE_URL`; `<SERVICE>_PORT` is the port; `HOST` the bind address; TLS when both
+ * `<SERVICE>_SSL_CERT_FILE`/`SSL_CERT_FILE` and `<SERVICE>_SSL_KEY_FILE`/`SSL_KEY_FILE` are set.
  */
 export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPort: number): BaseServiceConfig {
   const up = service.toUpperCase();
@@ -50,9 +50,8 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
   const parsed: Record<string, unknown> = loadEnv(schema, merged);
   const cert = parsed["SSL_CERT_FILE"] as string | undefined;
   const key = parsed["SSL_KEY_FILE"] as string | undefined;
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new ConfigError("invalid configuration: SSL_CERT_FILE and SSL_KEY_FILE must be set together");
-  }
+  // TLS needs both files. SSL_CERT_FILE alone is common in environments where OpenSSL uses
+  // it for a CA bundle, so a lone certificate means "no TLS", as in the guide.
   return {
     service,
     env: parsed["NODE_ENV"] as BaseServiceConfig["env"],

@@ -27,5 +27,3 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
   };
 }
 
-/** A prefix must be one or more NATS tokens without wildcards. */
-export const SUBJECT_PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;

@@ -1,0 +1,30 @@
+import { DEFAULT_PORTS, loadEnv, natsVars, readBaseServiceConfig, serviceUrlVars, z, type BaseServiceConfig, type Env } from "@redup/kit";
+
+export interface Config extends BaseServiceConfig {
+  roomsUrl: string;
+  servicesCaFile: string | undefined;
+  rpcTimeoutMs: number;
+  natsServers: string[];
+  subjectPrefix: string;
+}
+
+/** The only reader of the environment for the delivery service. */
+export function loadConfig(env: Env = process.env): Config {
+  const own = loadEnv(
+    z.object({
+      ROOMS_URL: serviceUrlVars.ROOMS_URL,
+      SERVICES_CA_FILE: serviceUrlVars.SERVICES_CA_FILE,
+      RPC_TIMEOUT_MS: serviceUrlVars.RPC_TIMEOUT_MS,
+      ...natsVars,
+    }),
+    env,
+  );
+  return {
+    ...readBaseServiceConfig("delivery", env, DEFAULT_PORTS.delivery),
+    roomsUrl: own.ROOMS_URL,
+    servicesCaFile: own.SERVICES_CA_FILE,
+    rpcTimeoutMs: own.RPC_TIMEOUT_MS,
+    natsServers: own.NATS_URL,
+    subjectPrefix: own.NATS_SUBJECT_PREFIX,
+  };
+}

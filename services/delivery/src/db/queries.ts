@@ -1,0 +1,96 @@
+import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
+import type { NodePgDatabase } from "drizzle-orm/node-postgres";
+import * as schema from "./schema.js";
+import { despachosMensaje, destinatariosMensaje, type Despacho, type Destinatario } from "./schema.js";
+
+export type DeliveryDb = NodePgDatabase<typeof schema>;
+
+/** Rows per INSERT statement when recording a large group's recipients. */
+const INSERT_CHUNK = 1000;
+
+/** Records the dispatch and one row per recipient; repeating it adds nothing. */
+export async function recordDispatch(
+  db: DeliveryDb,
+  dispatch: { mensajeId: bigint; remitenteId: bigint; salaChatId: bigint },
+  recipientIds: bigint[],
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.insert(despachosMensaje).values(dispatch).onConflictDoNothing();
+    for (let i = 0; i < recipientIds.length; i += INSERT_CHUNK) {
+      const chunk = recipientIds.slice(i, i + INSERT_CHUNK);
+      await tx
+        .insert(destinatariosMensaje)
+        .values(chunk.map((destinatarioId) => ({ mensajeId: dispatch.mensajeId, destinatarioId })))
+        .onConflictDoNothing();
+    }
+  });
+}
+
+export async function getDispatch(db: DeliveryDb, mensajeId: bigint): Promise<Despacho | undefined> {
+  const [row] = await db.select().from(despachosMensaje).where(eq(despachosMensaje.mensajeId, mensajeId));
+  return row;
+}
+
+export async function getRecipient(db: DeliveryDb, mensajeId: bigint, userId: bigint): Promise<Destinatario | undefined> {
+  const [row] = await db
+    .select()
+    .from(destinatariosMensaje)
+    .where(and(eq(destinatariosMensaje.mensajeId, mensajeId), eq(destinatariosMensaje.destinatarioId, userId)));
+  return row;
+}
+
+/** Sets entregado_en if unset; returns the row only when this call set it (first wins). */
+export async function setDelivered(db: DeliveryDb, mensajeId: bigint, userId: bigint): Promise<Destinatario | undefined> {
+  const [row] = await db
+    .update(destinatariosMensaje)
+    .set({ entregadoEn: sql`now()` })
+    .where(
+      and(
+        eq(destinatariosMensaje.mensajeId, mensajeId),
+        eq(destinatariosMensaje.destinatarioId, userId),
+        isNull(destinatariosMensaje.entregadoEn),
+      ),
+    )
+    .returning();
+  return row;
+}
+
+/** Sets leido_en (and entregado_en when unset); returns the row only when this call set leido_en. */
+export async function setRead(db: DeliveryDb, mensajeId: bigint, userId: bigint): Promise<Destinatario | undefined> {
+  const [row] = await db
+    .update(destinatariosMensaje)
+    .set({ leidoEn: sql`now()`, entregadoEn: sql`coalesce(${destinatariosMensaje.entregadoEn}, now())` })
+    .where(
+      and(
+        eq(destinatariosMensaje.mensajeId, mensajeId),
+        eq(destinatariosMensaje.destinatarioId, userId),
+        isNull(destinatariosMensaje.leidoEn),
+      ),
+    )
+    .returning();
+  return row;
+}
+
+/** A user's undelivered messages after an id, oldest first, with one extra row. */
+export function listPending(db: DeliveryDb, userId: bigint, afterId: bigint | undefined, limit: number) {
+  return db
+    .select({ mensajeId: destinatariosMensaje.mensajeId, creadoEn: destinatariosMensaje.creadoEn })
+    .from(destinatariosMensaje)
+    .where(
+      and(
+        eq(destinatariosMensaje.destinatarioId, userId),
+        isNull(destinatariosMensaje.entregadoEn),
+        afterId ? gt(destinatariosMensaje.mensajeId, afterId) : undefined,
+      ),
+    )
+    .orderBy(asc(destinatariosMensaje.mensajeId))
+    .limit(limit + 1);
+}
+
+export function listReceipts(db: DeliveryDb, mensajeId: bigint): Promise<Destinatario[]> {
+  return db
+    .select()
+    .from(destinatariosMensaje)
+    .where(eq(destinatariosMensaje.mensajeId, mensajeId))
+    .orderBy(asc(destinatariosMensaje.destinatarioId));
+}

@@ -1,0 +1,40 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { describeError, type EventBus, type Logger, type Subjects } from "@redup/kit";
+import { MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
+import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
+import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
+
+export interface EventPublisher {
+  /** Publishes MessageCreated on every subject that must see it; throws Unavailable if the bus cannot take it. */
+  messageCreated(message: Message, origin: string): Promise<void>;
+  /** Tells the sender about a receipt; best effort (the state is stored and readable with GetReceipts). */
+  receipt(kind: ReceiptKind, messageId: bigint, senderId: bigint, recipientId: bigint, at: Date): Promise<void>;
+}
+
+export function createEventPublisher(bus: EventBus, subjects: Subjects, logger: Logger): EventPublisher {
+  return {
+    async messageCreated(message, origin) {
+      const payload = toBinary(MessageCreatedSchema, create(MessageCreatedSchema, { message, origin }));
+      if (message.roomType === RoomType.GRUPAL) {
+        await bus.publish(subjects.groupMessage(message.to), payload);
+      } else {
+        // The recipient's devices, and the sender's other devices.
+        await bus.publish(subjects.userMessage(message.to), payload);
+        await bus.publish(subjects.userMessage(message.senderId), payload);
+      }
+    },
+    async receipt(kind, messageId, senderId, recipientId, at) {
+      if (senderId === 0n) return;
+      const payload = toBinary(
+        ReceiptUpdatedSchema,
+        create(ReceiptUpdatedSchema, { kind, messageId, senderId, recipientId, at: timestampFromDate(at) }),
+      );
+      try {
+        await bus.publish(subjects.userReceipt(senderId), payload);
+      } catch (err) {
+        logger.warn({ mensajeId: String(messageId), err: describeError(err) }, "[NATS] receipt not published");
+      }
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { createNatsBus, createServiceClient, migrateOnly, startService, subjects, type EventBus, type Logger, type RunningServer } from "@redup/kit";
+import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import * as schema from "./db/schema.js";
+import type { Config } from "./config.js";
+import { createEventPublisher } from "./events.js";
+import { createRoutes, SERVICE_NAMES } from "./server.js";
+
+export { loadConfig, type Config } from "./config.js";
+
+const MIGRATIONS = new URL("./db/migrations", import.meta.url);
+
+/**
+ * Starts the delivery service: migrations, pool, rooms client, event bus, server. A bus can
+ * be passed in (the embedded single-process mode); otherwise NATS at config.natsServers.
+ */
+export function startDelivery(config: Config, logger: Logger, bus?: EventBus): Promise<RunningServer> {
+  return startService({
+    config,
+    logger,
+    schema,
+    migrations: MIGRATIONS,
+    serviceNames: SERVICE_NAMES,
+    build: ({ db }) => {
+      const rooms = createServiceClient(RoomsService, {
+        baseUrl: config.roomsUrl,
+        timeoutMs: config.rpcTimeoutMs,
+        caFile: config.servicesCaFile,
+      });
+      const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-delivery", logger });
+      return {
+        routes: createRoutes({ db, rooms, events: createEventPublisher(eventBus, subjects(config.subjectPrefix), logger) }),
+        ready: async () => eventBus.connected,
+        // A bus passed in belongs to the caller.
+        close: bus ? undefined : () => eventBus.close(),
+      };
+    },
+  });
+}
+
+export const migrateDelivery = (config: Config, logger: Logger) => migrateOnly(config, logger, MIGRATIONS);

@@ -1,0 +1,98 @@
+import type { Client, ServiceImpl } from "@connectrpc/connect";
+import { invalidArgument, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
+import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
+import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
+import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import * as q from "./db/queries.js";
+import type { EventPublisher } from "./events.js";
+import { toReceipt } from "./mappers.js";
+
+export interface DeliveryDeps {
+  db: q.DeliveryDb;
+  rooms: Client<typeof RoomsService>;
+  events: EventPublisher;
+}
+
+const PENDING_DEFAULT = 100;
+const PENDING_MAX = 1000;
+const MEMBERS_PAGE = 1000;
+
+export function createDeliveryService({ db, rooms, events }: DeliveryDeps): ServiceImpl<typeof DeliveryService> {
+  /** Every member of a group but the sender, across all pages. */
+  const groupRecipients = async (groupId: bigint, senderId: bigint) => {
+    const recipients: bigint[] = [];
+    let pageToken = "";
+    do {
+      const page = await rooms.listGroupMembers({ groupId, pageSize: MEMBERS_PAGE, pageToken });
+      for (const member of page.members) if (member.userId !== senderId) recipients.push(member.userId);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    return recipients;
+  };
+
+  /** Why a user has no recipient row: the message is unknown, or the user is not its recipient. */
+  const refuseMark = async (messageId: bigint, userId: bigint): Promise<never> => {
+    const dispatch = await q.getDispatch(db, messageId);
+    if (!dispatch && (await q.listReceipts(db, messageId)).length === 0)
+      throw notFound(`message ${messageId} has no delivery record`);
+    throw permissionDenied(`user ${userId} is not a recipient of message ${messageId}`);
+  };
+
+  return {
+    async dispatch(req) {
+      const message = req.message;
+      if (!message) throw invalidArgument("message is required");
+      const messageId = requireId(message.id, "message.id");
+      const senderId = requireId(message.senderId, "message.sender_id");
+      const roomId = requireId(message.roomId, "message.room_id");
+      const to = requireId(message.to, "message.to");
+      if (message.roomType !== RoomType.DIRECTO && message.roomType !== RoomType.GRUPAL)
+        throw invalidArgument("message.room_type must be ROOM_TYPE_DIRECTO or ROOM_TYPE_GRUPAL");
+      if (req.origin.length > 128) throw invalidArgument("origin must be at most 128 characters");
+
+      const recipientIds = message.roomType === RoomType.DIRECTO ? [to] : await groupRecipients(to, senderId);
+      await q.recordDispatch(db, { mensajeId: messageId, remitenteId: senderId, salaChatId: roomId }, recipientIds);
+      await events.messageCreated(message, req.origin);
+      return { recipientIds };
+    },
+
+    async markDelivered(req) {
+      const messageId = requireId(req.messageId, "message_id");
+      const userId = requireId(req.userId, "user_id");
+      const updated = await q.setDelivered(db, messageId, userId);
+      const row = updated ?? (await q.getRecipient(db, messageId, userId)) ?? (await refuseMark(messageId, userId));
+      const senderId = (await q.getDispatch(db, messageId))?.remitenteId ?? 0n;
+      if (updated) await events.receipt(ReceiptKind.DELIVERED, messageId, senderId, userId, updated.entregadoEn!);
+      return { receipt: toReceipt(row), first: updated !== undefined, senderId };
+    },
+
+    async markRead(req) {
+      const messageId = requireId(req.messageId, "message_id");
+      const userId = requireId(req.userId, "user_id");
+      const updated = await q.setRead(db, messageId, userId);
+      const row = updated ?? (await q.getRecipient(db, messageId, userId)) ?? (await refuseMark(messageId, userId));
+      const senderId = (await q.getDispatch(db, messageId))?.remitenteId ?? 0n;
+      if (updated) await events.receipt(ReceiptKind.READ, messageId, senderId, userId, updated.leidoEn!);
+      return { receipt: toReceipt(row), first: updated !== undefined, senderId };
+    },
+
+    async listPending(req) {
+      const userId = requireId(req.userId, "user_id");
+      const afterId = req.afterMessageId === 0n ? undefined : requireId(req.afterMessageId, "after_message_id");
+      const limit = pageSize(req.pageSize, PENDING_DEFAULT, PENDING_MAX);
+      const rows = await q.listPending(db, userId, afterId, limit);
+      const page = rows.slice(0, limit);
+      return {
+        messages: page.map((r) => ({ messageId: r.mensajeId, createdAt: toTimestamp(r.creadoEn) })),
+        nextAfterMessageId: rows.length > limit ? page[page.length - 1]!.mensajeId : 0n,
+      };
+    },
+
+    async getReceipts(req) {
+      const messageId = requireId(req.messageId, "message_id");
+      const [dispatch, receipts] = await Promise.all([q.getDispatch(db, messageId), q.listReceipts(db, messageId)]);
+      if (!dispatch && receipts.length === 0) throw notFound(`message ${messageId} has no delivery record`);
+      return { senderId: dispatch?.remitenteId ?? 0n, receipts: receipts.map(toReceipt) };
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { DEFAULT_PORTS, loadEnv, positiveInt, readBaseServiceConfig, serviceUrlVars, z, type BaseServiceConfig, type Env } from "@redup/kit";
+
+export interface Config extends BaseServiceConfig {
+  roomsUrl: string;
+  deliveryUrl: string;
+  servicesCaFile: string | undefined;
+  rpcTimeoutMs: number;
+  /** Longest accepted message text, in characters. */
+  maxMessageLength: number;
+  /** How often stored-but-undispatched messages are handed to delivery again. */
+  dispatchRetryIntervalMs: number;
+}
+
+/** The only reader of the environment for the messages service. */
+export function loadConfig(env: Env = process.env): Config {
+  const own = loadEnv(
+    z.object({
+      ...serviceUrlVars,
+      MAX_MESSAGE_LENGTH: positiveInt(4000),
+      DISPATCH_RETRY_INTERVAL_MS: positiveInt(1000),
+    }),
+    env,
+  );
+  return {
+    ...readBaseServiceConfig("messages", env, DEFAULT_PORTS.messages),
+    roomsUrl: own.ROOMS_URL,
+    deliveryUrl: own.DELIVERY_URL,
+    servicesCaFile: own.SERVICES_CA_FILE,
+    rpcTimeoutMs: own.RPC_TIMEOUT_MS,
+    maxMessageLength: own.MAX_MESSAGE_LENGTH,
+    dispatchRetryIntervalMs: own.DISPATCH_RETRY_INTERVAL_MS,
+  };
+}

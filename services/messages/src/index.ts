@@ -1,0 +1,37 @@
+import { createServiceClient, migrateOnly, startService, type Logger, type RunningServer } from "@redup/kit";
+import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
+import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import * as schema from "./db/schema.js";
+import type { Config } from "./config.js";
+import { createDispatcher } from "./dispatcher.js";
+import { createRoomDirectory } from "./rooms.js";
+import { createRoutes, SERVICE_NAMES } from "./server.js";
+
+export { loadConfig, type Config } from "./config.js";
+
+const MIGRATIONS = new URL("./db/migrations", import.meta.url);
+
+/** Starts the messages service: migrations, pool, clients of rooms and delivery, outbox worker, server. */
+export function startMessages(config: Config, logger: Logger): Promise<RunningServer> {
+  return startService({
+    config,
+    logger,
+    schema,
+    migrations: MIGRATIONS,
+    serviceNames: SERVICE_NAMES,
+    build: ({ db }) => {
+      const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile };
+      const rooms = createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions });
+      const delivery = createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions });
+      const directory = createRoomDirectory(rooms);
+      const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, intervalMs: config.dispatchRetryIntervalMs });
+      dispatcher.start();
+      return {
+        routes: createRoutes({ db, rooms, directory, dispatcher, maxMessageLength: config.maxMessageLength }),
+        close: () => dispatcher.stop(),
+      };
+    },
+  });
+}
+
+export const migrateMessages = (config: Config, logger: Logger) => migrateOnly(config, logger, MIGRATIONS);

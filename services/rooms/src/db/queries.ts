@@ -1,0 +1,109 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import type { NodePgDatabase } from "drizzle-orm/node-postgres";
+import { chatMiembrosGrupo, salasChat, type MiembroGrupo, type SalaChat } from "./schema.js";
+import * as schema from "./schema.js";
+
+export type RoomsDb = NodePgDatabase<typeof schema>;
+
+const directPair = (lo: bigint, hi: bigint) =>
+  and(
+    eq(salasChat.tipoSala, "directo"),
+    sql`least(${salasChat.usuarioAId}, ${salasChat.usuarioBId}) = ${lo}`,
+    sql`greatest(${salasChat.usuarioAId}, ${salasChat.usuarioBId}) = ${hi}`,
+  );
+
+const groupRoom = (groupId: bigint) => and(eq(salasChat.tipoSala, "grupal"), eq(salasChat.grupoId, groupId));
+
+/**
+ * Find-or-create under a transaction-scoped advisory lock keyed by the room's identity:
+ * concurrent callers for the same pair or group serialise, and the second finds the first's
+ * row. The lock works on databases whose legacy rows would block a unique index.
+ */
+async function findOrCreate(
+  db: RoomsDb,
+  lockKey: string,
+  where: ReturnType<typeof and>,
+  values: typeof salasChat.$inferInsert,
+): Promise<{ room: SalaChat; created: boolean }> {
+  const [found] = await db.select().from(salasChat).where(where).orderBy(asc(salasChat.id)).limit(1);
+  if (found) return { room: found, created: false };
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`);
+    const [existing] = await tx.select().from(salasChat).where(where).orderBy(asc(salasChat.id)).limit(1);
+    if (existing) return { room: existing, created: false };
+    const [room] = await tx.insert(salasChat).values(values).returning();
+    return { room: room!, created: true };
+  });
+}
+
+export function resolveDirectRoom(db: RoomsDb, userId: bigint, peerId: bigint) {
+  const [lo, hi] = userId < peerId ? [userId, peerId] : [peerId, userId];
+  return findOrCreate(db, `redup:sala:directo:${lo}:${hi}`, directPair(lo, hi), {
+    tipoSala: "directo",
+    usuarioAId: lo,
+    usuarioBId: hi,
+  });
+}
+
+export function resolveGroupRoom(db: RoomsDb, groupId: bigint) {
+  return findOrCreate(db, `redup:sala:grupal:${groupId}`, groupRoom(groupId), { tipoSala: "grupal", grupoId: groupId });
+}
+
+export async function getRoom(db: RoomsDb, roomId: bigint): Promise<SalaChat | undefined> {
+  const [room] = await db.select().from(salasChat).where(eq(salasChat.id, roomId));
+  return room;
+}
+
+/** Adds a membership; returns it and whether it already existed. */
+export async function addMember(db: RoomsDb, groupId: bigint, userId: bigint): Promise<{ member: MiembroGrupo; existed: boolean }> {
+  const [inserted] = await db
+    .insert(chatMiembrosGrupo)
+    .values({ grupoId: groupId, usuarioId: userId })
+    .onConflictDoNothing()
+    .returning();
+  if (inserted) return { member: inserted, existed: false };
+  const [existing] = await db
+    .select()
+    .from(chatMiembrosGrupo)
+    .where(and(eq(chatMiembrosGrupo.grupoId, groupId), eq(chatMiembrosGrupo.usuarioId, userId)));
+  // A concurrent leave between the two statements: report the join as a fresh one.
+  if (!existing) return addMember(db, groupId, userId);
+  return { member: existing, existed: true };
+}
+
+export async function removeMember(db: RoomsDb, groupId: bigint, userId: bigint): Promise<boolean> {
+  const removed = await db
+    .delete(chatMiembrosGrupo)
+    .where(and(eq(chatMiembrosGrupo.grupoId, groupId), eq(chatMiembrosGrupo.usuarioId, userId)))
+    .returning({ grupoId: chatMiembrosGrupo.grupoId });
+  return removed.length > 0;
+}
+
+export async function isMember(db: RoomsDb, groupId: bigint, userId: bigint): Promise<boolean> {
+  const rows = await db
+    .select({ one: sql<number>`1` })
+    .from(chatMiembrosGrupo)
+    .where(and(eq(chatMiembrosGrupo.grupoId, groupId), eq(chatMiembrosGrupo.usuarioId, userId)))
+    .limit(1);
+  return rows.length > 0;
+}
+
+/** A page of members after a user id, ascending; one extra row tells whether more exist. */
+export function listMembers(db: RoomsDb, groupId: bigint, afterUserId: bigint | undefined, limit: number) {
+  return db
+    .select()
+    .from(chatMiembrosGrupo)
+    .where(and(eq(chatMiembrosGrupo.grupoId, groupId), afterUserId ? gt(chatMiembrosGrupo.usuarioId, afterUserId) : undefined))
+    .orderBy(asc(chatMiembrosGrupo.usuarioId))
+    .limit(limit + 1);
+}
+
+/** A page of a user's memberships after a group id, ascending, with one extra row. */
+export function listGroupsOf(db: RoomsDb, userId: bigint, afterGroupId: bigint | undefined, limit: number) {
+  return db
+    .select()
+    .from(chatMiembrosGrupo)
+    .where(and(eq(chatMiembrosGrupo.usuarioId, userId), afterGroupId ? gt(chatMiembrosGrupo.grupoId, afterGroupId) : undefined))
+    .orderBy(asc(chatMiembrosGrupo.grupoId))
+    .limit(limit + 1);
+}

@@ -1,0 +1,74 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import { invalidArgument, notFound, pageSize, parsePageToken, requireId } from "@redup/kit";
+import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import * as q from "./db/queries.js";
+import { toMember, toRoom } from "./mappers.js";
+
+export interface RoomsDeps {
+  db: q.RoomsDb;
+}
+
+const PAGE_DEFAULT = 100;
+const PAGE_MAX = 1000;
+
+export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsService> {
+  return {
+    async resolveDirectRoom(req) {
+      const userId = requireId(req.userId, "user_id");
+      const peerId = requireId(req.peerId, "peer_id");
+      if (userId === peerId) throw invalidArgument("user_id and peer_id must be different users");
+      const { room, created } = await q.resolveDirectRoom(db, userId, peerId);
+      return { room: toRoom(room), created };
+    },
+
+    async resolveGroupRoom(req) {
+      const { room, created } = await q.resolveGroupRoom(db, requireId(req.groupId, "group_id"));
+      return { room: toRoom(room), created };
+    },
+
+    async getRoom(req) {
+      const room = await q.getRoom(db, requireId(req.roomId, "room_id"));
+      if (!room) throw notFound(`room ${req.roomId} does not exist`);
+      return { room: toRoom(room) };
+    },
+
+    async joinGroup(req) {
+      const groupId = requireId(req.groupId, "group_id");
+      const userId = requireId(req.userId, "user_id");
+      // The room first: on an existing upred_db an unknown group fails here (FailedPrecondition)
+      // before any membership is written.
+      const { room } = await q.resolveGroupRoom(db, groupId);
+      const { member, existed } = await q.addMember(db, groupId, userId);
+      return { member: toMember(member), alreadyMember: existed, room: toRoom(room) };
+    },
+
+    async leaveGroup(req) {
+      const wasMember = await q.removeMember(db, requireId(req.groupId, "group_id"), requireId(req.userId, "user_id"));
+      return { wasMember };
+    },
+
+    async listGroupMembers(req) {
+      const limit = pageSize(req.pageSize, PAGE_DEFAULT, PAGE_MAX);
+      const rows = await q.listMembers(db, requireId(req.groupId, "group_id"), parsePageToken(req.pageToken), limit);
+      const page = rows.slice(0, limit);
+      return {
+        members: page.map(toMember),
+        nextPageToken: rows.length > limit ? String(page[page.length - 1]!.usuarioId) : "",
+      };
+    },
+
+    async listUserGroups(req) {
+      const limit = pageSize(req.pageSize, PAGE_DEFAULT, PAGE_MAX);
+      const rows = await q.listGroupsOf(db, requireId(req.userId, "user_id"), parsePageToken(req.pageToken), limit);
+      const page = rows.slice(0, limit);
+      return {
+        memberships: page.map(toMember),
+        nextPageToken: rows.length > limit ? String(page[page.length - 1]!.grupoId) : "",
+      };
+    },
+
+    async checkMembership(req) {
+      return { isMember: await q.isMember(db, requireId(req.groupId, "group_id"), requireId(req.userId, "user_id")) };
+    },
+  };
+}

@@ -1,0 +1,163 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createLogger, createServiceClient, type RunningServer } from "@redup/kit";
+import { createTestDatabase, startTcpProxy, withClient, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
+import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
+import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig, startRooms } from "../src/index.js";
+
+const logger = createLogger({ service: "rooms-test", level: "silent" });
+let db: TestDatabase;
+let server: RunningServer;
+let client: ReturnType<typeof createServiceClient<typeof RoomsService>>;
+
+async function codeOf(promise: Promise<unknown>): Promise<Code> {
+  try {
+    await promise;
+  } catch (err) {
+    return ConnectError.from(err).code;
+  }
+  throw new Error("expected the call to fail");
+}
+
+const countRooms = () => withClient(db.url, async (c) => Number((await c.query("select count(*) from salas_chat")).rows[0].count));
+
+beforeAll(async () => {
+  db = await createTestDatabase("rooms");
+  server = await startRooms(loadConfig({ DATABASE_URL: db.url, ROOMS_PORT: "0", HOST: "127.0.0.1" }), logger);
+  client = createServiceClient(RoomsService, { baseUrl: server.url, timeoutMs: 5000 });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await db?.drop();
+});
+
+describe("direct rooms", () => {
+  it("gives both directions of a pair the same room, stored with the smaller id first", async () => {
+    const first = await client.resolveDirectRoom({ userId: 789n, peerId: 123n });
+    const second = await client.resolveDirectRoom({ userId: 123n, peerId: 789n });
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect(second.room!.id).toBe(first.room!.id);
+    expect(first.room!.type).toBe(RoomType.DIRECTO);
+    expect([first.room!.userAId, first.room!.userBId]).toEqual([123n, 789n]);
+    const row = await withClient(db.url, async (c) => (await c.query("select * from salas_chat where id = $1", [String(first.room!.id)])).rows[0]);
+    expect(row).toMatchObject({ tipo_sala: "directo", usuario_a_id: "123", usuario_b_id: "789", grupo_id: null });
+    expect(row.sala_uuid).toBe(first.room!.uuid);
+  });
+
+  it("creates exactly one room when first messages race, in both orders", async () => {
+    const calls = Array.from({ length: 24 }, (_, i) =>
+      client.resolveDirectRoom(i % 2 ? { userId: 5001n, peerId: 5002n } : { userId: 5002n, peerId: 5001n }),
+    );
+    const results = await Promise.all(calls);
+    expect(new Set(results.map((r) => r.room!.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const rows = await withClient(db.url, async (c) =>
+      (await c.query("select count(*) from salas_chat where least(usuario_a_id, usuario_b_id) = 5001 and greatest(usuario_a_id, usuario_b_id) = 5002")).rows[0].count,
+    );
+    expect(rows).toBe("1");
+  });
+
+  it("refuses bad ids and self-pairs without writing", async () => {
+    const before = await countRooms();
+    expect(await codeOf(client.resolveDirectRoom({ userId: 0n, peerId: 1n }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.resolveDirectRoom({ userId: -4n, peerId: 1n }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.resolveDirectRoom({ userId: 7n, peerId: 7n }))).toBe(Code.InvalidArgument);
+    expect(await countRooms()).toBe(before);
+  });
+});
+
+describe("group rooms and membership", () => {
+  it("resolves one room per group, even concurrently", async () => {
+    const results = await Promise.all(Array.from({ length: 12 }, () => client.resolveGroupRoom({ groupId: 456n })));
+    expect(new Set(results.map((r) => r.room!.id)).size).toBe(1);
+    expect(results[0]!.room).toMatchObject({ type: RoomType.GRUPAL, groupId: 456n, userAId: 0n, userBId: 0n });
+    const got = await client.getRoom({ roomId: results[0]!.room!.id });
+    expect(got.room!.uuid).toBe(results[0]!.room!.uuid);
+  });
+
+  it("answers NotFound for an unknown room", async () => {
+    expect(await codeOf(client.getRoom({ roomId: 99_999_999n }))).toBe(Code.NotFound);
+  });
+
+  it("joins, checks, lists and leaves", async () => {
+    const joined = await client.joinGroup({ groupId: 900n, userId: 11n });
+    expect(joined.alreadyMember).toBe(false);
+    expect(joined.room!.groupId).toBe(900n);
+    const again = await client.joinGroup({ groupId: 900n, userId: 11n });
+    expect(again.alreadyMember).toBe(true);
+    expect(again.member!.joinedAt).toEqual(joined.member!.joinedAt);
+    for (const userId of [12n, 13n, 14n, 15n]) await client.joinGroup({ groupId: 900n, userId });
+    await client.joinGroup({ groupId: 901n, userId: 11n });
+
+    expect((await client.checkMembership({ groupId: 900n, userId: 13n })).isMember).toBe(true);
+    expect((await client.checkMembership({ groupId: 900n, userId: 99n })).isMember).toBe(false);
+
+    const seen: bigint[] = [];
+    let pageToken = "";
+    let pages = 0;
+    do {
+      const page = await client.listGroupMembers({ groupId: 900n, pageSize: 2, pageToken });
+      seen.push(...page.members.map((m) => m.userId));
+      pageToken = page.nextPageToken;
+      pages++;
+    } while (pageToken !== "");
+    expect(seen).toEqual([11n, 12n, 13n, 14n, 15n]);
+    expect(pages).toBe(3);
+
+    const groups = await client.listUserGroups({ userId: 11n });
+    expect(groups.memberships.map((m) => m.groupId)).toEqual([900n, 901n]);
+    expect(groups.nextPageToken).toBe("");
+
+    expect((await client.leaveGroup({ groupId: 900n, userId: 13n })).wasMember).toBe(true);
+    expect((await client.leaveGroup({ groupId: 900n, userId: 13n })).wasMember).toBe(false);
+    expect((await client.checkMembership({ groupId: 900n, userId: 13n })).isMember).toBe(false);
+    const rows = await withClient(db.url, async (c) => (await c.query("select usuario_id from chat_miembros_grupo where grupo_id = 900 order by usuario_id")).rows);
+    expect(rows.map((r) => r.usuario_id)).toEqual(["11", "12", "14", "15"]);
+  });
+
+  it("refuses bad pagination input", async () => {
+    expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageSize: 5000 }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageToken: "abc" }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.joinGroup({ groupId: 0n, userId: 1n }))).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("health and outages", () => {
+  it("serves grpc.health.v1", async () => {
+    const health = createServiceClient(Health, { baseUrl: server.url });
+    expect((await health.check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    expect((await health.check({ service: "redup.rooms.v1.RoomsService" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    expect(await codeOf(health.check({ service: "nope.Service" }))).toBe(Code.NotFound);
+  });
+
+  it("answers Unavailable while the database is down and recovers by itself", async () => {
+    const pgPort = Number(new URL(db.url).port || 5432);
+    const proxy: TcpProxy = await startTcpProxy(pgPort);
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const outageServer = await startRooms(
+      loadConfig({ DATABASE_URL: viaProxy.toString(), ROOMS_PORT: "0", HOST: "127.0.0.1" }),
+      logger,
+    );
+    try {
+      const c = createServiceClient(RoomsService, { baseUrl: outageServer.url, timeoutMs: 10_000 });
+      const health = createServiceClient(Health, { baseUrl: outageServer.url });
+      expect((await c.resolveGroupRoom({ groupId: 31n })).room!.groupId).toBe(31n);
+
+      await proxy.cut();
+      expect(await codeOf(c.resolveGroupRoom({ groupId: 32n }))).toBe(Code.Unavailable);
+      expect(await codeOf(c.checkMembership({ groupId: 31n, userId: 1n }))).toBe(Code.Unavailable);
+      expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
+
+      await proxy.restore();
+      expect((await c.resolveGroupRoom({ groupId: 32n })).room!.groupId).toBe(32n);
+      expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    } finally {
+      await outageServer.close();
+      await proxy.close();
+    }
+  });
+});
