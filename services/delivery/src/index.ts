@@ -28,7 +28,7 @@ export function startDelivery(config: Config, logger: Logger, bus?: EventBus): P
       });
       const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-delivery", logger });
       return {
-        routes: createRoutes({ db, rooms, events: createEventPublisher(eventBus, subjects(config.subjectPrefix), logger) }),
+        routes: createRoutes({ db, rooms, logger, events: createEventPublisher(eventBus, subjects(config.subjectPrefix), logger) }),
         ready: async () => eventBus.connected,
         // A bus passed in belongs to the caller.
         close: bus ? undefined : () => eventBus.close(),

@@ -1,5 +1,5 @@
 import type { Client, ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
+import { invalidArgument, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
 import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -9,6 +9,7 @@ import { toReceipt } from "./mappers.js";
 
 export interface DeliveryDeps {
   db: q.DeliveryDb;
+  logger: Logger;
   rooms: Client<typeof RoomsService>;
   events: EventPublisher;
 }
@@ -17,7 +18,7 @@ const PENDING_DEFAULT = 100;
 const PENDING_MAX = 1000;
 const MEMBERS_PAGE = 1000;
 
-export function createDeliveryService({ db, rooms, events }: DeliveryDeps): ServiceImpl<typeof DeliveryService> {
+export function createDeliveryService({ db, rooms, events, logger }: DeliveryDeps): ServiceImpl<typeof DeliveryService> {
   /** Every member of a group but the sender, across all pages. */
   const groupRecipients = async (groupId: bigint, senderId: bigint) => {
     const recipients: bigint[] = [];
@@ -51,9 +52,10 @@ export function createDeliveryService({ db, rooms, events }: DeliveryDeps): Serv
       if (req.origin.length > 128) throw invalidArgument("origin must be at most 128 characters");
 
       const recipientIds = message.roomType === RoomType.DIRECTO ? [to] : await groupRecipients(to, senderId);
-      await q.recordDispatch(db, { mensajeId: messageId, remitenteId: senderId, salaChatId: roomId }, recipientIds);
+      const { skipped } = await q.recordDispatch(db, { mensajeId: messageId, remitenteId: senderId, salaChatId: roomId }, recipientIds);
+      if (skipped.length > 0) logger.warn({ mensajeId: String(messageId), skipped: skipped.map(String) }, "[DB-ERROR] recipients refused by the database (unknown users)");
       await events.messageCreated(message, req.origin);
-      return { recipientIds };
+      return { recipientIds: skipped.length === 0 ? recipientIds : recipientIds.filter((id) => !skipped.includes(id)) };
     },
 
     async markDelivered(req) {

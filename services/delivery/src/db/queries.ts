@@ -8,21 +8,49 @@ export type DeliveryDb = NodePgDatabase<typeof schema>;
 /** Rows per INSERT statement when recording a large group's recipients. */
 const INSERT_CHUNK = 1000;
 
-/** Records the dispatch and one row per recipient; repeating it adds nothing. */
+const isForeignKeyViolation = (err: unknown) => {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === "23503") return true;
+  }
+  return false;
+};
+
+/**
+ * Records the dispatch and one row per recipient; repeating it adds nothing. On an existing
+ * upred_db, `destinatarios_mensaje` references `usuarios`: a recipient unknown there is
+ * skipped (and returned) instead of failing the whole message for everyone else.
+ */
 export async function recordDispatch(
   db: DeliveryDb,
   dispatch: { mensajeId: bigint; remitenteId: bigint; salaChatId: bigint },
   recipientIds: bigint[],
-): Promise<void> {
-  await db.transaction(async (tx) => {
+): Promise<{ skipped: bigint[] }> {
+  return db.transaction(async (tx) => {
     await tx.insert(despachosMensaje).values(dispatch).onConflictDoNothing();
+    const skipped: bigint[] = [];
+    const insert = (ids: bigint[]) =>
+      tx
+        .insert(destinatariosMensaje)
+        .values(ids.map((destinatarioId) => ({ mensajeId: dispatch.mensajeId, destinatarioId })))
+        .onConflictDoNothing();
     for (let i = 0; i < recipientIds.length; i += INSERT_CHUNK) {
       const chunk = recipientIds.slice(i, i + INSERT_CHUNK);
-      await tx
-        .insert(destinatariosMensaje)
-        .values(chunk.map((destinatarioId) => ({ mensajeId: dispatch.mensajeId, destinatarioId })))
-        .onConflictDoNothing();
+      try {
+        await tx.transaction(() => insert(chunk));
+      } catch (err) {
+        if (!isForeignKeyViolation(err)) throw err;
+        // Row by row, each in its own savepoint, to keep every recipient the database accepts.
+        for (const id of chunk) {
+          try {
+            await tx.transaction(() => insert([id]));
+          } catch (rowErr) {
+            if (!isForeignKeyViolation(rowErr)) throw rowErr;
+            skipped.push(id);
+          }
+        }
+      }
     }
+    return { skipped };
   });
 }
 

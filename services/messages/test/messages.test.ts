@@ -1,0 +1,197 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { fromBinary } from "@bufbuild/protobuf";
+import { withClient } from "@redup/kit/testing";
+import { MessageCreatedSchema } from "@redup/proto/redup/events/v1/events_pb";
+import { MessageType } from "@redup/proto/redup/messages/v1/messages_pb";
+import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { connect, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestSystem, type TestSystem } from "./system.js";
+
+let sys: TestSystem;
+let nc: NatsConnection;
+
+async function codeOf(promise: Promise<unknown>): Promise<Code> {
+  try {
+    await promise;
+  } catch (err) {
+    return ConnectError.from(err).code;
+  }
+  throw new Error("expected the call to fail");
+}
+
+const query = (sql: string, params: unknown[] = []) => withClient(sys.db.url, async (c) => (await c.query(sql, params)).rows);
+const count = async (table: string) => Number((await query(`select count(*) from ${table}`))[0].count);
+
+/** Resolves with the first event on a subject, or rejects after the timeout. */
+function nextEvent(subject: string, timeoutMs = 5000) {
+  const sub = nc.subscribe(subject, { max: 1, timeout: timeoutMs });
+  return (async () => {
+    for await (const msg of sub) return fromBinary(MessageCreatedSchema, msg.data);
+    throw new Error(`no event on ${subject}`);
+  })();
+}
+
+const direct = (senderId: bigint, to: bigint, content: string, extra: Record<string, unknown> = {}) =>
+  sys.clients.messages.sendMessage({ senderId, to, type: RoomType.DIRECTO, content, messageType: MessageType.TEXTO, ...extra });
+
+beforeAll(async () => {
+  sys = await startTestSystem();
+  nc = await connect({ servers: sys.natsUrl });
+});
+
+afterAll(async () => {
+  await nc?.drain();
+  await sys?.close();
+});
+
+describe("SendMessage", () => {
+  it("stores a direct message, records the recipient and publishes it to both users", async () => {
+    const toRecipient = nextEvent(`${sys.prefix}.user.789.message`);
+    const toSender = nextEvent(`${sys.prefix}.user.123.message`);
+    await nc.flush();
+    const res = await direct(123n, 789n, "Hola, ¿cómo estás?", { clientTimestamp: "2024-01-15T10:30:00Z", origin: "edge-1/abc" });
+    const m = res.message!;
+    expect(res.dispatched).toBe(true);
+    expect(res.duplicate).toBe(false);
+    expect(m).toMatchObject({ senderId: 123n, to: 789n, roomType: RoomType.DIRECTO, content: "Hola, ¿cómo estás?", clientTimestamp: "2024-01-15T10:30:00Z" });
+    expect(m.id).toBeGreaterThan(0n);
+    expect(m.uuid).toMatch(/^[0-9a-f-]{36}$/);
+
+    const [row] = await query("select * from mensajes where id = $1", [String(m.id)]);
+    expect(row).toMatchObject({ remitente_id: "123", tipo_mensaje: "texto", contenido: "Hola, ¿cómo estás?", url_archivo: null, metadatos: {} });
+    expect(row.sala_chat_id).toBe(String(m.roomId));
+    const [room] = await query("select * from salas_chat where id = $1", [String(m.roomId)]);
+    expect(room).toMatchObject({ tipo_sala: "directo", usuario_a_id: "123", usuario_b_id: "789" });
+    const recipients = await query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1", [String(m.id)]);
+    expect(recipients.map((r) => r.destinatario_id)).toEqual(["789"]);
+    expect(await query("select * from mensajes_despacho_pendiente where mensaje_id = $1", [String(m.id)])).toEqual([]);
+
+    for (const event of await Promise.all([toRecipient, toSender])) {
+      expect(event.message!.id).toBe(m.id);
+      expect(event.message!.content).toBe("Hola, ¿cómo estás?");
+      expect(event.origin).toBe("edge-1/abc");
+    }
+
+    const reply = await direct(789n, 123n, "¡Hola! Todo bien, ¿y tú?");
+    expect(reply.message!.roomId).toBe(m.roomId);
+    expect(reply.message!.to).toBe(123n);
+  });
+
+  it("stores an image message with its url", async () => {
+    const url = "https://res.cloudinary.com/mycloud/image/upload/v123/clase.jpg";
+    const res = await direct(123n, 789n, "Te envío esta foto de la clase", { messageType: MessageType.IMAGEN, urlArchivo: url });
+    expect(res.message).toMatchObject({ messageType: MessageType.IMAGEN, urlArchivo: url });
+    const [row] = await query("select tipo_mensaje, url_archivo from mensajes where id = $1", [String(res.message!.id)]);
+    expect(row).toEqual({ tipo_mensaje: "imagen", url_archivo: url });
+  });
+
+  it("sends to a group's members but the sender, and only members may send", async () => {
+    for (const userId of [10n, 11n, 12n]) await sys.clients.rooms.joinGroup({ groupId: 456n, userId });
+    const event = nextEvent(`${sys.prefix}.group.456.message`);
+    await nc.flush();
+    const res = await sys.clients.messages.sendMessage({ senderId: 10n, to: 456n, type: RoomType.GRUPAL, content: "Hola a todos!" });
+    expect(res.message).toMatchObject({ roomType: RoomType.GRUPAL, to: 456n, messageType: MessageType.TEXTO });
+    expect((await event).message!.id).toBe(res.message!.id);
+    const recipients = await query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1 order by 1", [String(res.message!.id)]);
+    expect(recipients.map((r) => r.destinatario_id)).toEqual(["11", "12"]);
+
+    const before = await count("mensajes");
+    expect(await codeOf(sys.clients.messages.sendMessage({ senderId: 99n, to: 456n, type: RoomType.GRUPAL, content: "colado" }))).toBe(Code.PermissionDenied);
+    expect(await count("mensajes")).toBe(before);
+
+    // A backend's system notice needs no membership.
+    const notice = await sys.clients.messages.sendMessage({ senderId: 1n, to: 456n, type: RoomType.GRUPAL, content: "Grupo creado", messageType: MessageType.SISTEMA });
+    expect(notice.message!.messageType).toBe(MessageType.SISTEMA);
+  });
+
+  it("stores one message for concurrent retries of one client_msg_id", async () => {
+    const tries = await Promise.all(Array.from({ length: 16 }, () => direct(200n, 201n, "una vez", { clientMsgId: "cm-1" })));
+    const ids = new Set(tries.map((t) => t.message!.id));
+    expect(ids.size).toBe(1);
+    expect(tries.filter((t) => !t.duplicate)).toHaveLength(1);
+    expect(tries.every((t) => t.message!.clientMsgId === "cm-1")).toBe(true);
+    expect(await query("select count(*)::int as n from mensajes where remitente_id = 200")).toEqual([{ n: 1 }]);
+    expect(await query("select count(*)::int as n from destinatarios_mensaje where destinatario_id = 201")).toEqual([{ n: 1 }]);
+    // The key is per sender: another sender may use the same one.
+    const other = await direct(202n, 201n, "otro", { clientMsgId: "cm-1" });
+    expect(other.duplicate).toBe(false);
+    expect(other.message!.id).not.toBe([...ids][0]);
+  });
+
+  it("refuses bad input with InvalidArgument and writes nothing", async () => {
+    const before = await count("mensajes");
+    const bad: Record<string, unknown>[] = [
+      { senderId: 0n, to: 2n, type: RoomType.DIRECTO, content: "x" },
+      { senderId: 1n, to: 0n, type: RoomType.DIRECTO, content: "x" },
+      { senderId: 1n, to: 2n, type: RoomType.UNSPECIFIED, content: "x" },
+      { senderId: 1n, to: 1n, type: RoomType.DIRECTO, content: "x" },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "   " },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "x".repeat(4001) },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "a\u0000b" },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "foto", messageType: MessageType.IMAGEN },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "x", messageType: MessageType.ARCHIVO, urlArchivo: "ftp://x/y" },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "x", messageType: 42 },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "x", clientTimestamp: "ayer" },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "x", clientMsgId: "k".repeat(65) },
+      { senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "x", metadata: { big: "m".repeat(17_000) } },
+    ];
+    for (const req of bad) {
+      expect(await codeOf(sys.clients.messages.sendMessage(req)), JSON.stringify(req, (_k, v) => (typeof v === "bigint" ? String(v) : v)).slice(0, 80)).toBe(Code.InvalidArgument);
+    }
+    expect(await count("mensajes")).toBe(before);
+    // Exactly at the limit, counted in characters (not UTF-16 units), is accepted.
+    const atLimit = await direct(1n, 2n, "ñ".repeat(3999) + "😀");
+    expect(atLimit.message!.content).toHaveLength(4001);
+  });
+
+  it("keeps SQL-looking text verbatim", async () => {
+    const text = "'); drop table mensajes; --";
+    const res = await direct(5n, 6n, text, { metadata: { note: "' or 1=1 --" } });
+    const [row] = await query("select contenido, metadatos from mensajes where id = $1", [String(res.message!.id)]);
+    expect(row).toEqual({ contenido: text, metadatos: { note: "' or 1=1 --" } });
+  });
+});
+
+describe("reading, editing and deleting", () => {
+  it("reads one, a batch in order, and history newest first with keyset pages", async () => {
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push((await direct(300n, 301n, `m${i}`)).message!);
+    const one = await sys.clients.messages.getMessage({ messageId: sent[2]!.id });
+    expect(one.message!.content).toBe("m2");
+    expect(await codeOf(sys.clients.messages.getMessage({ messageId: 987_654_321n }))).toBe(Code.NotFound);
+
+    const batch = await sys.clients.messages.batchGetMessages({ messageIds: [sent[4]!.id, 987_654_321n, sent[0]!.id] });
+    expect(batch.messages.map((m) => m.content)).toEqual(["m4", "m0"]);
+
+    const page1 = await sys.clients.messages.listMessages({ roomId: sent[0]!.roomId, pageSize: 2 });
+    expect(page1.messages.map((m) => m.content)).toEqual(["m4", "m3"]);
+    const page2 = await sys.clients.messages.listMessages({ roomId: sent[0]!.roomId, pageSize: 2, beforeId: page1.nextBeforeId });
+    expect(page2.messages.map((m) => m.content)).toEqual(["m2", "m1"]);
+    const page3 = await sys.clients.messages.listMessages({ roomId: sent[0]!.roomId, pageSize: 2, beforeId: page2.nextBeforeId });
+    expect(page3.messages.map((m) => m.content)).toEqual(["m0"]);
+    expect(page3.nextBeforeId).toBe(0n);
+    expect(await codeOf(sys.clients.messages.listMessages({ roomId: sent[0]!.roomId, pageSize: 201 }))).toBe(Code.InvalidArgument);
+  });
+
+  it("lets only the sender edit and delete, softly", async () => {
+    const m = (await direct(400n, 401n, "original")).message!;
+    expect(await codeOf(sys.clients.messages.editMessage({ messageId: m.id, userId: 401n, content: "hack" }))).toBe(Code.PermissionDenied);
+    const edited = await sys.clients.messages.editMessage({ messageId: m.id, userId: 400n, content: "corregido" });
+    expect(edited.message!.content).toBe("corregido");
+    expect(edited.message!.editedAt).toBeDefined();
+    expect(await codeOf(sys.clients.messages.editMessage({ messageId: m.id, userId: 400n, content: "" }))).toBe(Code.InvalidArgument);
+
+    expect(await codeOf(sys.clients.messages.deleteMessage({ messageId: m.id, userId: 401n }))).toBe(Code.PermissionDenied);
+    const deleted = await sys.clients.messages.deleteMessage({ messageId: m.id, userId: 400n });
+    expect(deleted.message!.deletedAt).toBeDefined();
+    expect(deleted.message!.content).toBe("");
+    const again = await sys.clients.messages.deleteMessage({ messageId: m.id, userId: 400n });
+    expect(again.message!.deletedAt).toEqual(deleted.message!.deletedAt);
+    expect(await codeOf(sys.clients.messages.editMessage({ messageId: m.id, userId: 400n, content: "revivir" }))).toBe(Code.FailedPrecondition);
+    const [row] = await query("select contenido, editado_en, eliminado_en from mensajes where id = $1", [String(m.id)]);
+    expect(row.contenido).toBe("corregido");
+    expect(row.editado_en).toBeInstanceOf(Date);
+    expect(row.eliminado_en).toBeInstanceOf(Date);
+  });
+});

@@ -1,0 +1,72 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { fromBinary } from "@bufbuild/protobuf";
+import { loadConfig as deliveryConfig, startDelivery } from "@redup/delivery";
+import { freePort, waitFor, withClient } from "@redup/kit/testing";
+import { MessageCreatedSchema } from "@redup/proto/redup/events/v1/events_pb";
+import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { createServiceClient } from "@redup/kit";
+import { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
+import { connect } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig, startMessages } from "../src/index.js";
+import { logger, startTestSystem, type TestSystem } from "./system.js";
+
+let sys: TestSystem;
+let deliveryPort: number;
+
+beforeAll(async () => {
+  deliveryPort = await freePort();
+  // messages points at a delivery address where nothing listens yet.
+  sys = await startTestSystem({ DELIVERY_URL: `http://127.0.0.1:${deliveryPort}` });
+});
+
+afterAll(async () => {
+  await sys?.close();
+});
+
+const query = (sql: string, params: unknown[] = []) => withClient(sys.db.url, async (c) => (await c.query(sql, params)).rows);
+
+describe("when delivery is down", () => {
+  it("stores the message, answers dispatched=false, and delivers it once delivery is back", async () => {
+    const res = await sys.clients.messages.sendMessage({ senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "guardado" });
+    expect(res.dispatched).toBe(false);
+    const id = res.message!.id;
+    expect(await query("select count(*)::int as n from mensajes where id = $1", [String(id)])).toEqual([{ n: 1 }]);
+    expect(await query("select mensaje_id from mensajes_despacho_pendiente")).toEqual([{ mensaje_id: String(id) }]);
+    expect(await query("select * from destinatarios_mensaje")).toEqual([]);
+
+    const nc = await connect({ servers: sys.natsUrl });
+    const sub = nc.subscribe(`${sys.prefix}.user.2.message`, { max: 1, timeout: 15_000 });
+    await nc.flush();
+    const delivery = await startDelivery(deliveryConfig({ ...sys.env, DELIVERY_PORT: String(deliveryPort) }), logger);
+    try {
+      for await (const msg of sub) expect(fromBinary(MessageCreatedSchema, msg.data).message!.id).toBe(id);
+      await waitFor(async () => (await query("select count(*)::int as n from mensajes_despacho_pendiente"))[0].n === 0, 10_000, "outbox drained");
+      expect(await query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1", [String(id)])).toEqual([{ destinatario_id: "2" }]);
+    } finally {
+      await delivery.close();
+      await nc.drain();
+    }
+  });
+});
+
+describe("when rooms is down", () => {
+  it("answers Unavailable and stores nothing", async () => {
+    const deadRooms = await freePort();
+    const messages = await startMessages(loadConfig({ ...sys.env, ROOMS_URL: `http://127.0.0.1:${deadRooms}`, RPC_TIMEOUT_MS: "2000" }), logger);
+    try {
+      const client = createServiceClient(MessagesService, { baseUrl: messages.url });
+      const before = await query("select count(*)::int as n from mensajes");
+      let code: Code | undefined;
+      try {
+        await client.sendMessage({ senderId: 50n, to: 51n, type: RoomType.DIRECTO, content: "nadie" });
+      } catch (err) {
+        code = ConnectError.from(err).code;
+      }
+      expect(code).toBe(Code.Unavailable);
+      expect(await query("select count(*)::int as n from mensajes")).toEqual(before);
+    } finally {
+      await messages.close();
+    }
+  });
+});
