@@ -17,7 +17,6 @@ const definition = protoLoader.loadSync(
   { includeDirs: [PROTO_ROOT], longs: String, enums: String, defaults: true, oneofs: true },
 );
 // proto-loader's output is untyped by design; the tests assert on the plain objects it gives.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const loaded = grpc.loadPackageDefinition(definition) as any;
 
 type Unary = (req: object) => Promise<Record<string, any>>;

@@ -1,0 +1,108 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  describeError,
+  isHttpUrl,
+  isIsoTimestamp,
+  pageSize,
+  parsePageToken,
+  readBaseServiceConfig,
+  requireId,
+  subjects,
+  toConnectError,
+} from "../src/index.js";
+
+describe("readBaseServiceConfig", () => {
+  it("applies defaults and the per-service database override", () => {
+    const config = readBaseServiceConfig("rooms", { DATABASE_URL: "postgres://a@h/shared", ROOMS_DATABASE_URL: "postgres://a@h/rooms" }, 50051);
+    expect(config).toMatchObject({ port: 50051, host: "0.0.0.0", databaseUrl: "postgres://a@h/rooms", tls: undefined, env: "development" });
+    expect(readBaseServiceConfig("messages", { DATABASE_URL: "postgres://a@h/shared" }, 50052).databaseUrl).toBe("postgres://a@h/shared");
+  });
+
+  it("names every bad variable in one message", () => {
+    let error: unknown;
+    try {
+      readBaseServiceConfig("delivery", { DELIVERY_PORT: "port", DATABASE_URL: "mysql://x", DB_POOL_MAX: "-1" }, 50053);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of ["DELIVERY_PORT", "DATABASE_URL", "DB_POOL_MAX"]) expect(message).toContain(name);
+  });
+
+  it("turns TLS on only with both files (a lone SSL_CERT_FILE is OpenSSL's CA bundle)", () => {
+    expect(readBaseServiceConfig("rooms", { SSL_CERT_FILE: "/etc/ssl/certs/ca.crt" }, 1).tls).toBeUndefined();
+    expect(readBaseServiceConfig("rooms", { SSL_CERT_FILE: "c.pem", SSL_KEY_FILE: "k.pem" }, 1).tls).toEqual({ certFile: "c.pem", keyFile: "k.pem" });
+  });
+});
+
+describe("toConnectError", () => {
+  it("maps driver errors, even wrapped, to Connect codes", () => {
+    const pgError = (code: string) => Object.assign(new Error("db"), { code });
+    const wrapped = (code: string) => Object.assign(new Error("Failed query: insert ...\nparams: secret"), { cause: pgError(code) });
+    expect(toConnectError(wrapped("23505")).code).toBe(Code.AlreadyExists);
+    expect(toConnectError(wrapped("23503")).code).toBe(Code.FailedPrecondition);
+    expect(toConnectError(wrapped("57014")).code).toBe(Code.DeadlineExceeded);
+    expect(toConnectError(wrapped("57P01")).code).toBe(Code.Unavailable);
+    expect(toConnectError(Object.assign(new Error("connect"), { code: "ECONNREFUSED" })).code).toBe(Code.Unavailable);
+    expect(toConnectError(new Error("timeout exceeded when trying to connect")).code).toBe(Code.Unavailable);
+    const passthrough = new ConnectError("nope", Code.PermissionDenied);
+    expect(toConnectError(passthrough)).toBe(passthrough);
+  });
+
+  it("hides anything unknown behind Internal with the original as cause", () => {
+    const original = new Error("boom at line 3");
+    const mapped = toConnectError(original);
+    expect(mapped.code).toBe(Code.Internal);
+    expect(mapped.rawMessage).toBe("internal error");
+    expect(mapped.cause).toBe(original);
+  });
+});
+
+describe("describeError", () => {
+  it("never keeps SQL parameters (message bodies) from a wrapped query error", () => {
+    const err = Object.assign(new Error("Failed query: insert into mensajes values ($1)\nparams: hola secreto"), {
+      cause: Object.assign(new Error("null value"), { code: "23502" }),
+    });
+    const described = JSON.stringify(describeError(err));
+    expect(described).not.toContain("hola secreto");
+    expect(described).toContain("23502");
+  });
+});
+
+describe("validation helpers", () => {
+  it("accepts only positive BIGINT ids", () => {
+    expect(requireId(1n, "id")).toBe(1n);
+    expect(requireId(9223372036854775807n, "id")).toBe(9223372036854775807n);
+    for (const bad of [0n, -1n, 9223372036854775808n]) expect(() => requireId(bad, "user_id")).toThrow(/user_id/);
+  });
+
+  it("bounds page sizes and parses page tokens", () => {
+    expect(pageSize(0, 100, 1000)).toBe(100);
+    expect(pageSize(7, 100, 1000)).toBe(7);
+    expect(() => pageSize(1001, 100, 1000)).toThrow(ConnectError);
+    expect(parsePageToken("")).toBeUndefined();
+    expect(parsePageToken("42")).toBe(42n);
+    for (const bad of ["0", "-1", "abc", "1e3", "99999999999999999999"]) expect(() => parsePageToken(bad)).toThrow(ConnectError);
+  });
+
+  it("recognises http(s) URLs and ISO 8601 timestamps", () => {
+    expect(isHttpUrl("https://cloudinary.com/mi-imagen.jpg")).toBe(true);
+    for (const bad of ["ftp://x/y", "javascript:alert(1)", "/relative", "not a url"]) expect(isHttpUrl(bad)).toBe(false);
+    for (const ok of ["2024-01-15T10:30:00Z", "2024-01-15T10:30:00.123456+00:00", "2024-01-15T10:30:00.123Z"]) expect(isIsoTimestamp(ok)).toBe(true);
+    for (const bad of ["ayer", "2024-13-01T00:00:00Z", "2024-01-15", "1705314600"]) expect(isIsoTimestamp(bad)).toBe(false);
+  });
+});
+
+describe("subjects", () => {
+  it("builds the documented scheme under a prefix", () => {
+    const s = subjects("redup");
+    expect(s.userMessage(123n)).toBe("redup.user.123.message");
+    expect(s.userReceipt("123")).toBe("redup.user.123.receipt");
+    expect(s.groupMessage(456n)).toBe("redup.group.456.message");
+    expect(s.userAll(1n)).toBe("redup.user.1.>");
+    expect(s.groupAll(1n)).toBe("redup.group.1.>");
+  });
+});

@@ -1,0 +1,44 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
+import { describe, expect, it } from "vitest";
+import { createLogger, createServiceClient, startConnectServer } from "../src/index.js";
+
+const logger = createLogger({ service: "kit-test", level: "silent" });
+
+describe("startConnectServer", () => {
+  it("finishes in-flight calls on close, then refuses new ones", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const server = await startConnectServer({
+      routes: () => {},
+      serviceNames: ["test.v1.Nothing"],
+      // A readiness check that blocks until the test releases it: an in-flight call.
+      ready: async () => {
+        entered();
+        await gate;
+        return true;
+      },
+      logger,
+      host: "127.0.0.1",
+      port: 0,
+    });
+    const client = createServiceClient(Health, { baseUrl: server.url, timeoutMs: 5000 });
+    const inFlight = client.check({ service: "" });
+    await inside;
+    const closed = server.close();
+    release();
+    expect((await inFlight).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    await closed;
+
+    const fresh = createServiceClient(Health, { baseUrl: server.url, timeoutMs: 2000 });
+    let code: Code | undefined;
+    try {
+      await fresh.check({ service: "" });
+    } catch (err) {
+      code = ConnectError.from(err).code;
+    }
+    expect(code).toBe(Code.Unavailable);
+  });
+});
