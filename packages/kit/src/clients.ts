@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 
 export interface ClientOptions {
   /** http://host:port for h2c, https://host:port for TLS. */
@@ -11,6 +12,30 @@ export interface ClientOptions {
   /** A PEM CA bundle to trust for https URLs (self-signed deployments). */
   caFile?: string | undefined;
   interceptors?: Interceptor[];
+  /** Extra attempts for calls the contract marks idempotent; 0 disables retries. */
+  retries?: number;
+}
+
+const RETRYABLE = new Set([Code.Unavailable, Code.Aborted]);
+
+/**
+ * Retries a failed call only when the .proto marks the method IDEMPOTENT or NO_SIDE_EFFECTS
+ * (`option idempotency_level`) and the failure is transient; never for deadline expiry,
+ * which may mean the first attempt is still running.
+ */
+export function retryIdempotent(retries: number, backoffMs = 100): Interceptor {
+  return (next) => async (req) => {
+    const safe = req.method.idempotency !== Idempotency.IDEMPOTENCY_UNKNOWN && !req.stream;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await next(req);
+      } catch (err) {
+        const code = ConnectError.from(err).code;
+        if (!safe || attempt >= retries || !RETRYABLE.has(code) || req.signal.aborted) throw err;
+        await new Promise((r) => setTimeout(r, backoffMs * 2 ** attempt));
+      }
+    }
+  };
 }
 
 /**
@@ -24,7 +49,7 @@ export function createServiceClient<T extends DescService>(service: T, options: 
     pingIntervalMs: 15_000,
     pingTimeoutMs: 5000,
     idleConnectionTimeoutMs: 15 * 60_000,
-    interceptors: options.interceptors ?? [],
+    interceptors: [...(options.interceptors ?? []), retryIdempotent(options.retries ?? 1)],
     ...(options.caFile ? { nodeOptions: { ca: readFileSync(options.caFile) } } : {}),
   });
   return createClient(service, transport);

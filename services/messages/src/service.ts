@@ -2,12 +2,13 @@ import { create } from "@bufbuild/protobuf";
 import type { Client, ServiceImpl } from "@connectrpc/connect";
 import { failedPrecondition, invalidArgument, notFound, pageSize, permissionDenied, requireId } from "@redup/kit";
 import { MessageSchema, MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
-import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { RoomType, type Room, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { toMessage } from "./mappers.js";
+import { createKeyedSerializer } from "./ordering.js";
 import type { RoomDirectory } from "./rooms.js";
-import { validateContent, validateSend } from "./validate.js";
+import { validateContent, validateSend, type SendInput } from "./validate.js";
 
 export interface MessagesDeps {
   db: q.MessagesDb;
@@ -25,11 +26,36 @@ const INLINE_LEASE_MS = 10_000;
 
 export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof MessagesService> {
   const { db, directory, dispatcher } = deps;
+  const serialize = createKeyedSerializer();
 
   const load = async (id: bigint) => {
     const [row] = await q.getMessages(db, [id]);
     if (!row) throw notFound(`message ${id} does not exist`);
     return { row, message: create(MessageSchema, toMessage(row, await directory.get(row.mensaje.salaChatId))) };
+  };
+
+  /** Stores the message (or finds the original of a retried key) and hands it to delivery. */
+  const storeAndDispatch = async (input: SendInput, room: Room) => {
+    const result = await q.insertMessage(db, {
+      values: {
+        salaChatId: room.id,
+        remitenteId: input.senderId,
+        tipoMensaje: input.tipo,
+        contenido: input.content,
+        urlArchivo: input.urlArchivo,
+        metadatos: input.metadata,
+      },
+      clientMsgId: input.clientMsgId,
+      clientTimestamp: input.clientTimestamp,
+      origin: input.origin,
+      inlineLeaseMs: INLINE_LEASE_MS,
+    });
+    if ("duplicate" in result) {
+      return { message: toMessage(result.duplicate, room), duplicate: true, dispatched: false };
+    }
+    const message = create(MessageSchema, toMessage(result.stored, room));
+    const dispatched = await dispatcher.dispatch(message, input.origin);
+    return { message, duplicate: false, dispatched };
   };
 
   return {
@@ -49,26 +75,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       }
 
       const room = await directory.resolve(input.type, input.senderId, input.to);
-      const result = await q.insertMessage(db, {
-        values: {
-          salaChatId: room.id,
-          remitenteId: input.senderId,
-          tipoMensaje: input.tipo,
-          contenido: input.content,
-          urlArchivo: input.urlArchivo,
-          metadatos: input.metadata,
-        },
-        clientMsgId: input.clientMsgId,
-        clientTimestamp: input.clientTimestamp,
-        origin: input.origin,
-        inlineLeaseMs: INLINE_LEASE_MS,
-      });
-      if ("duplicate" in result) {
-        return { message: toMessage(result.duplicate, room), duplicate: true, dispatched: false };
-      }
-      const message = create(MessageSchema, toMessage(result.stored, room));
-      const dispatched = await dispatcher.dispatch(message, input.origin);
-      return { message, duplicate: false, dispatched };
+      return serialize(String(room.id), () => storeAndDispatch(input, room));
     },
 
     async getMessage(req) {

@@ -105,6 +105,25 @@ describe("SendMessage", () => {
     expect(notice.message!.messageType).toBe(MessageType.SISTEMA);
   });
 
+  it("publishes a room's concurrent messages in the order they were stored", async () => {
+    for (const userId of [20n, 21n, 22n, 23n]) await sys.clients.rooms.joinGroup({ groupId: 777n, userId });
+    const ids: bigint[] = [];
+    const sub = nc.subscribe(`${sys.prefix}.group.777.message`, {
+      callback: (_err, msg) => ids.push(fromBinary(MessageCreatedSchema, msg.data).message!.id),
+    });
+    await nc.flush();
+    const sends = Array.from({ length: 40 }, (_, i) =>
+      sys.clients.messages.sendMessage({ senderId: 20n + BigInt(i % 4), to: 777n, type: RoomType.GRUPAL, content: `n${i}` }),
+    );
+    const stored = (await Promise.all(sends)).map((r) => r.message!.id);
+    await nc.flush();
+    const deadline = Date.now() + 5000;
+    while (ids.length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    sub.unsubscribe();
+    expect(ids).toHaveLength(40);
+    expect(ids).toEqual([...stored].sort((a, b) => (a < b ? -1 : 1)));
+  });
+
   it("stores one message for concurrent retries of one client_msg_id", async () => {
     const tries = await Promise.all(Array.from({ length: 16 }, () => direct(200n, 201n, "una vez", { clientMsgId: "cm-1" })));
     const ids = new Set(tries.map((t) => t.message!.id));
