@@ -1,0 +1,25 @@
+import type { Client } from "@connectrpc/connect";
+import type { Logger } from "@redup/kit";
+import type { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
+import type { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
+import type { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import type { DefaultEventsMap, Socket } from "socket.io";
+import type { Config } from "./config.js";
+import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./events.js";
+import type { Fanout } from "./fanout.js";
+import type { Metrics } from "./metrics.js";
+
+export type EdgeSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketData>;
+
+/** What every handler may use; built once in server.ts and passed in. */
+export interface EdgeContext {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  fanout: Fanout;
+  rooms: Client<typeof RoomsService>;
+  messages: Client<typeof MessagesService>;
+  delivery: Client<typeof DeliveryService>;
+  /** Counts event handlers in progress, so shutdown can wait for them. */
+  inflight: { count: number };
+}

@@ -1,0 +1,211 @@
+/**
+ * The RedUP Socket.IO protocol as TypeScript types (see ../shared/PROTOCOL.md): what a client
+ * may emit, what the server emits, and the error codes. A TypeScript client types its socket
+ * with these maps:
+ *
+ *   import type { ClientToServerEvents, ServerToClientEvents } from "@redup/edge/events";
+ *   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, { query: { user_id: "123" } });
+ *
+ * Ids go out as decimal strings; clients may send them as strings or numbers.
+ */
+
+/** An id as a client may send it. */
+export type IdInput = string | number;
+/** An id as the server sends it: a decimal string. */
+export type Id = string;
+
+export type ChatType = "directo" | "grupal";
+export type MessageKind = "texto" | "imagen" | "archivo" | "audio" | "sistema";
+
+/** Every refusal code the edge sends, in `connect_error` data, `error` events and error callbacks. */
+export const ERROR_CODES = [
+  "USER_ID_REQUIRED",
+  "USER_ID_INVALID",
+  "UNAUTHORIZED",
+  "INVALID_PAYLOAD",
+  "INVALID_ID",
+  "INVALID_TYPE",
+  "INVALID_MESSAGE_TYPE",
+  "EMPTY_MESSAGE",
+  "MESSAGE_TOO_LONG",
+  "MISSING_URL",
+  "INVALID_URL",
+  "INVALID_TIMESTAMP",
+  "INVALID_CLIENT_MSG_ID",
+  "SENDER_MISMATCH",
+  "USER_MISMATCH",
+  "NOT_A_MEMBER",
+  "NOT_A_RECIPIENT",
+  "NOT_THE_SENDER",
+  "MESSAGE_NOT_FOUND",
+  "MESSAGE_DELETED",
+  "RATE_LIMITED",
+  "SERVICE_UNAVAILABLE",
+  "INTERNAL_ERROR",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The payload of an error callback. */
+export interface ErrorReply {
+  status: "error";
+  code: ErrorCode;
+  message: string;
+}
+
+/** The `error` event: which event was refused, and why. */
+export interface ErrorEvent {
+  event: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface ConnectedEvent {
+  status: "connected";
+  user_id: Id;
+  sid: string;
+}
+
+export interface JoinGroupPayload {
+  group_id: IdInput;
+}
+export interface GroupJoinedReply {
+  status: "ok";
+  group_id: Id;
+  user_id: Id;
+}
+export type LeaveGroupPayload = JoinGroupPayload;
+export type GroupLeftReply = GroupJoinedReply;
+
+export interface SendMessagePayload {
+  to: IdInput;
+  message?: string;
+  sender_id?: IdInput;
+  timestamp?: string;
+  type: ChatType;
+  message_type?: MessageKind;
+  url_archivo?: string | null;
+  /** [ext] Idempotency key, at most 64 characters. */
+  client_msg_id?: string;
+}
+
+/** The ACK of send_message (callback and `ack` event). */
+export interface SendAck {
+  status: "sent";
+  to: Id;
+  sender_id: Id;
+  timestamp: string;
+  type: ChatType;
+  message_type: MessageKind;
+  saved_to_db: boolean;
+  mensaje_id: Id | null;
+  sala_chat_id: Id | null;
+  message: "Mensaje enviado y guardado en BD" | "Mensaje enviado (no guardado en BD)";
+  mensaje_uuid: string;
+  enviado_en: string;
+  client_msg_id: string | null;
+}
+
+/** A message as every recipient socket (and the sender's other sockets) receives it. */
+export interface ReceivedMessage {
+  from: Id;
+  to: Id;
+  message: string;
+  type: ChatType;
+  message_type: MessageKind;
+  timestamp: string;
+  mensaje_id: Id | null;
+  mensaje_uuid: string;
+  enviado_en: string;
+  sala_chat_id: Id | null;
+  url_archivo: string | null;
+}
+
+export interface MarkDeliveredPayload {
+  mensaje_id: IdInput;
+  user_id?: IdInput;
+}
+export interface ReceiptReply {
+  status: "ok";
+  mensaje_id: Id;
+  user_id: Id;
+}
+export interface MarkReadPayload {
+  mensaje_id: IdInput;
+}
+export interface MessageDeliveredEvent {
+  mensaje_id: Id;
+  user_id: Id;
+  entregado_en: string;
+}
+export interface MessageReadEvent {
+  mensaje_id: Id;
+  user_id: Id;
+  leido_en: string;
+}
+
+export interface GetHistoryPayload {
+  type: ChatType;
+  to: IdInput;
+  before_id?: IdInput | null;
+  limit?: number;
+}
+export interface HistoryReply {
+  status: "ok";
+  messages: ReceivedMessage[];
+  next_before_id: Id | null;
+}
+
+export interface EditMessagePayload {
+  mensaje_id: IdInput;
+  message: string;
+}
+export interface MessageEditedReply {
+  status: "ok";
+  mensaje_id: Id;
+  message: string;
+  editado_en: string;
+}
+export interface DeleteMessagePayload {
+  mensaje_id: IdInput;
+}
+export interface MessageDeletedReply {
+  status: "ok";
+  mensaje_id: Id;
+  eliminado_en: string;
+}
+
+type Ack<T> = (reply: T | ErrorReply) => void;
+
+/** Events a client emits. Every one accepts an optional acknowledgement callback. */
+export interface ClientToServerEvents {
+  join_group: (payload: JoinGroupPayload, ack?: Ack<GroupJoinedReply>) => void;
+  leave_group: (payload: LeaveGroupPayload, ack?: Ack<GroupLeftReply>) => void;
+  send_message: (payload: SendMessagePayload, ack?: Ack<SendAck>) => void;
+  mark_delivered: (payload: MarkDeliveredPayload, ack?: Ack<ReceiptReply>) => void;
+  mark_read: (payload: MarkReadPayload, ack?: Ack<ReceiptReply>) => void;
+  get_history: (payload: GetHistoryPayload, ack?: Ack<HistoryReply>) => void;
+  edit_message: (payload: EditMessagePayload, ack?: Ack<MessageEditedReply>) => void;
+  delete_message: (payload: DeleteMessagePayload, ack?: Ack<MessageDeletedReply>) => void;
+}
+
+/** Events the server emits. */
+export interface ServerToClientEvents {
+  connected: (data: ConnectedEvent) => void;
+  group_joined: (data: GroupJoinedReply) => void;
+  group_left: (data: GroupLeftReply) => void;
+  ack: (data: SendAck) => void;
+  receive_message: (data: ReceivedMessage) => void;
+  delivered: (data: ReceiptReply) => void;
+  read: (data: ReceiptReply) => void;
+  message_delivered: (data: MessageDeliveredEvent) => void;
+  message_read: (data: MessageReadEvent) => void;
+  history: (data: HistoryReply) => void;
+  message_edited: (data: MessageEditedReply) => void;
+  message_deleted: (data: MessageDeletedReply) => void;
+  error: (data: ErrorEvent) => void;
+}
+
+/** What the edge keeps on each socket. */
+export interface SocketData {
+  userId: Id;
+}

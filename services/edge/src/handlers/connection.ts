@@ -1,0 +1,110 @@
+import { describeError } from "@redup/kit";
+import type { ExtendedError } from "socket.io";
+import type { EdgeContext, EdgeSocket } from "../context.js";
+import type { ConnectedEvent } from "../events.js";
+import { Member } from "../fanout.js";
+import { toReceived } from "../protocol/format.js";
+import { parseId } from "../protocol/parse.js";
+import { registerGroupHandlers } from "./groups.js";
+import { registerHistoryHandlers } from "./history.js";
+import { registerMessageHandlers } from "./messages.js";
+import { registerReceiptHandlers } from "./receipts.js";
+
+const PAGE = 500;
+
+function refusal(message: string, code: string): ExtendedError {
+  const err = new Error(message) as ExtendedError;
+  err.data = { code };
+  return err;
+}
+
+/**
+ * The handshake: `user_id` from the query (`?user_id=123`) or the `auth` object. Missing
+ * is refused with exactly "user_id es requerido", as the guide says.
+ */
+export function authenticate(socket: EdgeSocket, next: (err?: ExtendedError) => void): void {
+  const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+  const raw = auth?.["user_id"] ?? socket.handshake.query["user_id"];
+  if (raw === undefined || raw === null || raw === "") return next(refusal("user_id es requerido", "USER_ID_REQUIRED"));
+  try {
+    socket.data.userId = String(parseId(raw, "user_id"));
+  } catch {
+    return next(refusal("user_id inválido", "USER_ID_INVALID"));
+  }
+  next();
+}
+
+/** Every group the user belongs to, across pages. */
+async function persistedGroups(ctx: EdgeContext, userId: bigint): Promise<bigint[]> {
+  const groups: bigint[] = [];
+  let pageToken = "";
+  do {
+    const page = await ctx.rooms.listUserGroups({ userId, pageSize: 1000, pageToken });
+    groups.push(...page.memberships.map((m) => m.groupId));
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  return groups;
+}
+
+/** Sends the user's undelivered messages to this socket, oldest first. */
+async function catchUp(ctx: EdgeContext, member: Member, userId: bigint): Promise<number> {
+  let sent = 0;
+  let after = 0n;
+  while (sent < ctx.config.catchUpLimit) {
+    const page = await ctx.delivery.listPending({ userId, afterMessageId: after, pageSize: Math.min(PAGE, ctx.config.catchUpLimit - sent) });
+    if (page.messages.length === 0) break;
+    const { messages } = await ctx.messages.batchGetMessages({ messageIds: page.messages.map((m) => m.messageId) });
+    for (const message of messages) {
+      // A deleted message is not replayed.
+      if (message.deletedAt === undefined && member.emitMessage(toReceived(message))) sent++;
+    }
+    if (page.nextAfterMessageId === 0n) break;
+    after = page.nextAfterMessageId;
+  }
+  return sent;
+}
+
+/**
+ * After the handshake: register the socket for fan-out and its event handlers, say
+ * `connected`, then re-join persisted groups and replay pending messages before live ones.
+ */
+export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
+  const userId = socket.data.userId;
+  const member = new Member(socket, userId);
+  const log = ctx.logger.child({ sid: socket.id, userId });
+  ctx.fanout.add(member);
+  ctx.metrics.sockets.inc();
+
+  registerGroupHandlers(ctx, socket, member);
+  registerMessageHandlers(ctx, socket, member);
+  registerReceiptHandlers(ctx, socket, member);
+  registerHistoryHandlers(ctx, socket, member);
+
+  socket.on("disconnect", (reason) => {
+    ctx.fanout.remove(member);
+    ctx.metrics.sockets.dec();
+    log.info({ reason }, `[DISCONNECT] sid=${socket.id}`);
+  });
+
+  log.info(`[CONNECT] user_id=${userId} | sid=${socket.id} | unido a room='${userId}'`);
+  const connected: ConnectedEvent = { status: "connected", user_id: userId, sid: socket.id };
+  socket.emit("connected", connected);
+
+  void (async () => {
+    try {
+      for (const groupId of await persistedGroups(ctx, BigInt(userId))) {
+        if (socket.connected) ctx.fanout.joinGroup(member, String(groupId));
+      }
+      const replayed = socket.connected ? await catchUp(ctx, member, BigInt(userId)) : 0;
+      ctx.metrics.catchUp.inc(replayed);
+      if (replayed > 0) log.info({ replayed }, "[CATCH_UP] pending messages sent");
+    } catch (err) {
+      // Live delivery goes on; what was not replayed stays pending for the next connect.
+      log.warn({ err: describeError(err) }, "[CATCH_UP] could not replay pending messages");
+    } finally {
+      const { overflowed } = member.goLive();
+      if (overflowed) log.warn("[CATCH_UP] live messages overflowed during catch-up; they stay pending");
+    }
+  })();
+}
+

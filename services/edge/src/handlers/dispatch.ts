@@ -1,0 +1,66 @@
+import { describeError } from "@redup/kit";
+import type { EdgeContext, EdgeSocket } from "../context.js";
+import type { ClientToServerEvents, ErrorCode, ServerToClientEvents } from "../events.js";
+import type { Member } from "../fanout.js";
+import { toProtocolError } from "../protocol/errors.js";
+
+/** Client events a socket may have waiting before new ones are refused. */
+const MAX_QUEUED = 64;
+
+/** Per socket: events are handled one at a time, in the order they arrived. */
+const queues = new WeakMap<Member, { tail: Promise<void>; size: number }>();
+
+export type Handler = (payload: unknown) => Promise<object>;
+
+/**
+ * Registers a client event: parses out the optional ack callback, runs the handler in the
+ * socket's queue, then answers with the callback and the reply event — or, on refusal, with
+ * `{status:"error", code, message}` to the callback and an `error` event. A handler error
+ * never reaches other sockets or the process.
+ */
+export function onEvent(
+  ctx: EdgeContext,
+  socket: EdgeSocket,
+  member: Member,
+  event: keyof ClientToServerEvents,
+  replyEvent: keyof ServerToClientEvents | null,
+  handler: Handler,
+): void {
+  const emit = socket.emit.bind(socket) as (event: string, payload: unknown) => boolean;
+  (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
+    const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (reply: unknown) => void) : undefined;
+    const payload = args[0];
+    const queue = queues.get(member) ?? { tail: Promise.resolve(), size: 0 };
+    queues.set(member, queue);
+
+    const refuse = (code: ErrorCode, message: string) => {
+      ctx.metrics.events.inc({ event, outcome: code });
+      ack?.({ status: "error", code, message });
+      emit("error", { event, code, message });
+    };
+    if (queue.size >= MAX_QUEUED) {
+      refuse("RATE_LIMITED", "demasiados eventos pendientes en esta conexión; espera las respuestas");
+      return;
+    }
+    queue.size++;
+    ctx.inflight.count++;
+    queue.tail = queue.tail.then(async () => {
+      try {
+        const reply = await handler(payload);
+        const fallback = (reply as { saved_to_db?: boolean }).saved_to_db === false;
+        ctx.metrics.events.inc({ event, outcome: fallback ? "fallback" : "ok" });
+        ack?.(reply);
+        if (replyEvent) emit(replyEvent, reply);
+      } catch (err) {
+        const refusal = toProtocolError(err);
+        if (refusal.code === "INTERNAL_ERROR") {
+          ctx.logger.error({ event, sid: socket.id, userId: member.userId, err: describeError(err) }, "event failed");
+        }
+        refuse(refusal.code, refusal.message);
+      } finally {
+        queue.size--;
+        ctx.inflight.count--;
+      }
+    });
+  });
+}

@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Client } from "@connectrpc/connect";
+import type { EventBus } from "@redup/kit";
+import { HealthCheckResponse_ServingStatus, type Health } from "@redup/proto/grpc/health/v1/health_pb";
+import type { Metrics } from "./metrics.js";
+
+export interface Probes {
+  /** Health clients of the services the edge needs, by name. */
+  services: Record<string, Client<typeof Health>>;
+  bus: EventBus;
+  metrics: Metrics;
+  /** Set once shutdown begins, so load balancers stop sending new clients. */
+  draining: () => boolean;
+}
+
+const json = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+};
+
+async function serving(client: Client<typeof Health>): Promise<boolean> {
+  try {
+    const { status } = await client.check({ service: "" }, { timeoutMs: 1000 });
+    return status === HealthCheckResponse_ServingStatus.SERVING;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The edge's own HTTP routes next to Socket.IO: GET /healthz (the process answers),
+ * /readyz (services and NATS reachable) and /metrics (Prometheus).
+ */
+export function createHttpRoutes(probes: Probes) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") return json(res, 405, { error: "method not allowed" });
+    if (path === "/healthz") return json(res, 200, { status: "ok" });
+    if (path === "/readyz") {
+      const names = Object.keys(probes.services);
+      const results = await Promise.all(names.map((name) => serving(probes.services[name]!)));
+      const checks: Record<string, boolean> = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
+      checks["nats"] = probes.bus.connected;
+      const ready = !probes.draining() && Object.values(checks).every(Boolean);
+      return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", draining: probes.draining(), checks });
+    }
+    if (path === "/metrics") {
+      res.writeHead(200, { "content-type": probes.metrics.registry.contentType });
+      res.end(await probes.metrics.registry.metrics());
+      return;
+    }
+    json(res, 404, { error: "not found" });
+  };
+}

@@ -1,0 +1,31 @@
+import { createNatsBus, safeUrl, type EventBus, type Logger } from "@redup/kit";
+import type { Config } from "./config.js";
+import { createEdgeServer, type EdgeServer } from "./server.js";
+
+export { loadConfig, type Config } from "./config.js";
+export type { EdgeServer } from "./server.js";
+export type * from "./events.js";
+
+/**
+ * Starts an edge with the guide's start lines. A bus can be passed in (the embedded
+ * single-process mode); otherwise NATS at config.natsServers, closed with the edge.
+ */
+export async function startEdge(config: Config, logger: Logger, bus?: EventBus): Promise<EdgeServer> {
+  const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: `redup-edge-${config.edgeId}`, logger });
+  const server = await createEdgeServer(config, logger, eventBus);
+  logger.info({ url: server.url, edgeId: config.edgeId }, `[INICIO] Servidor corriendo en ${config.tls ? "https" : "http"}://${config.host}:${server.port}`);
+  logger.info({ origins: config.corsOrigins }, `[CORS] Orígenes permitidos: ${config.corsOrigins === "*" ? "*" : config.corsOrigins.join(", ")}`);
+  logger.info({ env: config.env }, `[ENV] Entorno: ${config.env}`);
+  logger.info(
+    { rooms: config.roomsUrl, messages: config.messagesUrl, delivery: config.deliveryUrl, nats: config.natsServers.map(safeUrl) },
+    "[SERVICES] rooms, messages and delivery over gRPC; live events over NATS",
+  );
+  logger.warn("[AUTH] the client's user_id is trusted as is (development, as in the guide): do not expose this edge to the internet");
+  return {
+    ...server,
+    async close() {
+      await server.close();
+      if (!bus) await eventBus.close();
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import { createLogger, runMain } from "@redup/kit";
+import { loadConfig, startEdge } from "./index.js";
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  process.stderr.write(`edge: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+const logger = createLogger({ service: "edge", level: config.logLevel });
+runMain(logger, () => startEdge(config, logger));

@@ -1,0 +1,105 @@
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServiceClient, subjects, type EventBus, type Logger } from "@redup/kit";
+import { Health } from "@redup/proto/grpc/health/v1/health_pb";
+import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
+import { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
+import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { Server } from "socket.io";
+import type { Config } from "./config.js";
+import type { EdgeContext } from "./context.js";
+import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./events.js";
+import { createFanout } from "./fanout.js";
+import { authenticate, onConnection } from "./handlers/connection.js";
+import { createHttpRoutes } from "./http.js";
+import { createMetrics, rpcMetricsInterceptor } from "./metrics.js";
+
+export interface EdgeServer {
+  /** The bound port (useful with PORT=0). */
+  port: number;
+  url: string;
+  io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  context: EdgeContext;
+  /** Stops accepting, lets in-flight events finish (up to the grace period), then disconnects everyone. */
+  close(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Builds the edge (HTTP routes, Socket.IO, handlers, fan-out) and listens on config.port. */
+export async function createEdgeServer(config: Config, logger: Logger, bus: EventBus): Promise<EdgeServer> {
+  const metrics = createMetrics();
+  const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, interceptors: [rpcMetricsInterceptor(metrics)] };
+  const context: EdgeContext = {
+    config,
+    logger,
+    metrics,
+    fanout: createFanout({ bus, subjects: subjects(config.subjectPrefix), prefix: config.subjectPrefix, edgeId: config.edgeId, logger, metrics }),
+    rooms: createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions }),
+    messages: createServiceClient(MessagesService, { baseUrl: config.messagesUrl, ...clientOptions }),
+    delivery: createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions }),
+    inflight: { count: 0 },
+  };
+  let draining = false;
+  const routes = createHttpRoutes({
+    services: {
+      rooms: createServiceClient(Health, { baseUrl: config.roomsUrl, caFile: config.servicesCaFile, retries: 0 }),
+      messages: createServiceClient(Health, { baseUrl: config.messagesUrl, caFile: config.servicesCaFile, retries: 0 }),
+      delivery: createServiceClient(Health, { baseUrl: config.deliveryUrl, caFile: config.servicesCaFile, retries: 0 }),
+    },
+    bus,
+    metrics,
+    draining: () => draining,
+  });
+  const handler = (req: Parameters<typeof routes>[0], res: Parameters<typeof routes>[1]) => {
+    routes(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  };
+  const http: HttpServer = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, handler)
+    : createHttpServer(handler);
+
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
+    cors: { origin: config.corsOrigins === "*" ? "*" : config.corsOrigins, credentials: config.corsOrigins !== "*" },
+    maxHttpBufferSize: config.maxHttpBufferSize,
+    serveClient: false,
+    cleanupEmptyChildNamespaces: true,
+  });
+  io.use(authenticate);
+  io.on("connection", (socket) => onConnection(context, socket));
+
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(config.port, config.host, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  const url = `${config.tls ? "https" : "http"}://${host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url,
+    io,
+    context,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        // No new connections; sockets already here may finish what they sent.
+        http.close();
+        const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+        while (context.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        context.fanout.close();
+      })();
+      return closing;
+    },
+  };
+}
