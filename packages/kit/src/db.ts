@@ -2,9 +2,14 @@ import pg from "pg";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import type { Logger } from "pino";
+import { Code } from "@connectrpc/connect";
+import { toConnectError } from "./errors.js";
 import { safeUrl } from "./logger.js";
 
 export type { NodePgDatabase };
+
+/** A service's database: drizzle over the service's pool. */
+export type Db<TSchema extends Record<string, unknown> = Record<string, unknown>> = NodePgDatabase<TSchema> & { $client: pg.Pool };
 
 export interface PoolOptions {
   /** Most connections in the pool. */
@@ -35,10 +40,37 @@ export function createPool(url: string, logger: Logger, options: PoolOptions = {
     application_name: logger.bindings()["service"] as string | undefined,
   });
   pool.on("error", (err) => logger.warn({ err: { message: err.message }, db: safeUrl(url) }, "[DB-ERROR] idle client error"));
+  // pg stops listening for errors on a client while it is checked out: without this, a
+  // connection dying mid-transaction would be an uncaught exception.
+  pool.on("connect", (client) => {
+    client.on("error", (err) => logger.warn({ err: { message: err.message }, db: safeUrl(url) }, "[DB-ERROR] connection lost"));
+  });
   return pool;
 }
 
-export function createDb<TSchema extends Record<string, unknown>>(pool: pg.Pool, schema: TSchema): NodePgDatabase<TSchema> {
+type Transaction = Parameters<Parameters<NodePgDatabase["transaction"]>[0]>[0];
+
+/**
+ * Runs `fn` in a transaction on a connection checked out here, and always gives it back —
+ * destroying it when it failed as a connection (drizzle's own pool transactions do not
+ * release the connection when BEGIN itself fails, which leaked it).
+ */
+export async function transaction<T>(db: Db<Record<string, unknown>>, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  const pool = db.$client;
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await drizzle({ client }).transaction(fn);
+  } catch (err) {
+    const code = toConnectError(err).code;
+    if (code === Code.Unavailable || code === Code.DeadlineExceeded) broken = err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+export function createDb<TSchema extends Record<string, unknown>>(pool: pg.Pool, schema: TSchema): Db<TSchema> {
   return drizzle({ client: pool, schema });
 }
 

@@ -3,7 +3,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, postgresUrl, prefixed, z, type Env } from "./config.js";
-import { createDb, createPool, pingDatabase, runMigrations, type NodePgDatabase } from "./db.js";
+import { createDb, createPool, pingDatabase, runMigrations, type Db } from "./db.js";
 import { safeUrl } from "./logger.js";
 import { startConnectServer, type RunningServer, type TlsFiles } from "./server.js";
 
@@ -66,7 +66,7 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
 }
 
 export interface ServiceContext<TSchema extends Record<string, unknown>> {
-  db: NodePgDatabase<TSchema>;
+  db: Db<TSchema>;
   pool: pg.Pool;
   logger: Logger;
 }
@@ -124,13 +124,17 @@ export async function startService<TSchema extends Record<string, unknown>>(
     tls: config.tls,
   });
   logger.info({ url: server.url, services: options.serviceNames }, `[INICIO] ${config.service} listening on ${server.url}`);
+  let closing: Promise<void> | undefined;
   return {
     port: server.port,
     url: server.url,
-    async close() {
-      await server.close();
-      await parts.close?.();
-      await pool.end();
+    close() {
+      closing ??= (async () => {
+        await server.close();
+        await parts.close?.();
+        await pool.end();
+      })();
+      return closing;
     },
   };
 }

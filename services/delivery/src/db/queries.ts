@@ -1,9 +1,9 @@
+import { transaction, type Db } from "@redup/kit";
 import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
-import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import * as schema from "./schema.js";
 import { despachosMensaje, destinatariosMensaje, type Despacho, type Destinatario } from "./schema.js";
 
-export type DeliveryDb = NodePgDatabase<typeof schema>;
+export type DeliveryDb = Db<typeof schema>;
 
 /** Rows per INSERT statement when recording a large group's recipients. */
 const INSERT_CHUNK = 1000;
@@ -25,7 +25,7 @@ export async function recordDispatch(
   dispatch: { mensajeId: bigint; remitenteId: bigint; salaChatId: bigint },
   recipientIds: bigint[],
 ): Promise<{ skipped: bigint[] }> {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     await tx.insert(despachosMensaje).values(dispatch).onConflictDoNothing();
     const skipped: bigint[] = [];
     const insert = (ids: bigint[]) =>

@@ -1,9 +1,9 @@
+import { transaction, type Db } from "@redup/kit";
 import { and, asc, desc, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
-import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import * as schema from "./schema.js";
 import { mensajes, mensajesCliente, mensajesDespachoPendiente, type Mensaje, type MensajeCliente } from "./schema.js";
 
-export type MessagesDb = NodePgDatabase<typeof schema>;
+export type MessagesDb = Db<typeof schema>;
 
 /** A message row with what its client attached (null when nothing was attached). */
 export interface StoredMessage {
@@ -48,7 +48,7 @@ export async function insertMessage(
   input: NewMessage,
 ): Promise<{ stored: StoredMessage } | { duplicate: StoredMessage }> {
   try {
-    const stored = await db.transaction(async (tx) => {
+    const stored = await transaction(db, async (tx) => {
       const [mensaje] = await tx.insert(mensajes).values(input.values).returning();
       let cliente: MensajeCliente | null = null;
       if (input.clientMsgId !== undefined || input.clientTimestamp !== undefined) {
@@ -114,7 +114,7 @@ export async function markDeleted(db: MessagesDb, id: bigint, senderId: bigint):
 
 /** Takes up to `limit` due outbox entries and leases them for `leaseMs`, so replicas share the work. */
 export async function claimDueDispatches(db: MessagesDb, limit: number, leaseMs: number) {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     const due = await tx
       .select()
       .from(mensajesDespachoPendiente)

@@ -1,9 +1,9 @@
+import { transaction, type Db } from "@redup/kit";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import { chatMiembrosGrupo, salasChat, type MiembroGrupo, type SalaChat } from "./schema.js";
 import * as schema from "./schema.js";
 
-export type RoomsDb = NodePgDatabase<typeof schema>;
+export type RoomsDb = Db<typeof schema>;
 
 const directPair = (lo: bigint, hi: bigint) =>
   and(
@@ -27,7 +27,7 @@ async function findOrCreate(
 ): Promise<{ room: SalaChat; created: boolean }> {
   const [found] = await db.select().from(salasChat).where(where).orderBy(asc(salasChat.id)).limit(1);
   if (found) return { room: found, created: false };
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`);
     const [existing] = await tx.select().from(salasChat).where(where).orderBy(asc(salasChat.id)).limit(1);
     if (existing) return { room: existing, created: false };

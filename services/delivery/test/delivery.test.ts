@@ -1,0 +1,545 @@
+import { randomBytes } from "node:crypto";
+import { create, equals, fromBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createLogger, createServiceClient, type RunningServer } from "@redup/kit";
+import { createTestDatabase, waitFor, withClient, type TestDatabase } from "@redup/kit/testing";
+import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
+import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
+import { MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
+import { MessageSchema, MessageType, type Message } from "@redup/proto/redup/messages/v1/messages_pb";
+import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { loadConfig as roomsConfig, startRooms } from "@redup/rooms";
+import { connect, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig, startDelivery } from "../src/index.js";
+
+const logger = createLogger({ service: "delivery-test", level: "silent" });
+const natsUrl = process.env["TEST_NATS_URL"] || "nats://127.0.0.1:4222";
+const prefix = `t${randomBytes(4).toString("hex")}`;
+
+let db: TestDatabase;
+let rooms: RunningServer;
+let delivery: RunningServer;
+let nc: NatsConnection;
+let client: ReturnType<typeof createServiceClient<typeof DeliveryService>>;
+let roomsClient: ReturnType<typeof createServiceClient<typeof RoomsService>>;
+let health: ReturnType<typeof createServiceClient<typeof Health>>;
+
+async function codeOf(promise: Promise<unknown>): Promise<Code> {
+  try {
+    await promise;
+  } catch (err) {
+    return ConnectError.from(err).code;
+  }
+  throw new Error("expected the call to fail");
+}
+
+const query = (sql: string, params: unknown[] = []) => withClient(db.url, async (c) => (await c.query(sql, params)).rows);
+const recipientsOf = async (messageId: bigint) =>
+  (await query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1 order by destinatario_id", [String(messageId)])).map(
+    (r) => r.destinatario_id as string,
+  );
+const recipientRow = async (messageId: bigint, userId: bigint) =>
+  (await query("select * from destinatarios_mensaje where mensaje_id = $1 and destinatario_id = $2", [String(messageId), String(userId)]))[0];
+const dispatchRows = (messageId: bigint) => query("select * from despachos_mensaje where mensaje_id = $1", [String(messageId)]);
+/** Everything delivery stores, to prove a refused call wrote nothing. */
+const snapshot = async () => ({
+  recipients: await query("select * from destinatarios_mensaje order by mensaje_id, destinatario_id"),
+  dispatches: await query("select * from despachos_mensaje order by mensaje_id"),
+});
+
+const direct = (id: bigint, senderId: bigint, to: bigint, roomId = 70_000n + id): Message =>
+  create(MessageSchema, {
+    id,
+    uuid: `00000000-0000-4000-8000-${String(id).padStart(12, "0")}`,
+    roomId,
+    roomType: RoomType.DIRECTO,
+    senderId,
+    to,
+    messageType: MessageType.TEXTO,
+    content: `direct ${id}`,
+  });
+
+const group = (id: bigint, senderId: bigint, groupId: bigint, roomId: bigint): Message =>
+  create(MessageSchema, { id, roomId, roomType: RoomType.GRUPAL, senderId, to: groupId, messageType: MessageType.TEXTO, content: `group ${id}` });
+
+interface Seen {
+  /** The subscription's subject (possibly a wildcard). */
+  on: string;
+  subject: string;
+  data: Uint8Array;
+}
+
+/**
+ * A real NATS subscriber on `<prefix>.>` (everything this file's delivery publishes) and on
+ * the given subjects. `next` waits (bounded) for an event; `settled` returns everything seen
+ * once the broker has delivered all that was published before the call (a fence message
+ * published after it on the same server is received last).
+ */
+async function tap(subjects: string[]) {
+  const all = `${prefix}.>`;
+  const fence = `${prefix}_fence.${randomBytes(4).toString("hex")}`;
+  const seen: Seen[] = [];
+  const listeners = new Set<() => void>();
+  const subs = [all, fence, ...subjects].map((on) =>
+    nc.subscribe(on, {
+      callback: (err, msg) => {
+        if (err) return;
+        seen.push({ on, subject: msg.subject, data: msg.data });
+        for (const listener of [...listeners]) listener();
+      },
+    }),
+  );
+  await nc.flush();
+
+  const until = <T>(find: () => T | undefined, timeoutMs: number, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      function check() {
+        const found = find();
+        if (found === undefined) return;
+        clearTimeout(timer);
+        listeners.delete(check);
+        resolve(found);
+      }
+      listeners.add(check);
+      check();
+    });
+
+  let fences = 0;
+  return {
+    /** The first event received on the subscription to `subject` matching `match`. */
+    next(subject: string, match: (data: Uint8Array) => boolean = () => true, timeoutMs = 5000) {
+      if (!subjects.includes(subject)) throw new Error(`not subscribed to ${subject}`);
+      return until(() => seen.find((s) => s.on === subject && match(s.data))?.data, timeoutMs, `an event on ${subject}`);
+    },
+    /** Every event seen on `<prefix>.>` so far, after everything published before this call arrived. */
+    async settled(): Promise<Seen[]> {
+      const mark = String(++fences);
+      nc.publish(fence, new TextEncoder().encode(mark));
+      await until(() => seen.find((s) => s.on === fence && new TextDecoder().decode(s.data) === mark), 5000, "the fence");
+      return seen.filter((s) => s.on === all);
+    },
+    close() {
+      for (const sub of subs) sub.unsubscribe();
+    },
+  };
+}
+
+const created = (data: Uint8Array) => fromBinary(MessageCreatedSchema, data);
+const receipt = (data: Uint8Array) => fromBinary(ReceiptUpdatedSchema, data);
+const ms = (value: Date | null | undefined) => (value ? value.getTime() : undefined);
+
+beforeAll(async () => {
+  db = await createTestDatabase("delivery");
+  const env = {
+    DATABASE_URL: db.url,
+    HOST: "127.0.0.1",
+    ROOMS_PORT: "0",
+    DELIVERY_PORT: "0",
+    NATS_URL: natsUrl,
+    NATS_SUBJECT_PREFIX: prefix,
+  };
+  rooms = await startRooms(roomsConfig(env), logger);
+  delivery = await startDelivery(loadConfig({ ...env, ROOMS_URL: rooms.url }), logger);
+  client = createServiceClient(DeliveryService, { baseUrl: delivery.url, timeoutMs: 10_000, retries: 0 });
+  roomsClient = createServiceClient(RoomsService, { baseUrl: rooms.url, timeoutMs: 5000 });
+  health = createServiceClient(Health, { baseUrl: delivery.url });
+  nc = await connect({ servers: natsUrl });
+  // The bus connects in the background: wait until the service says it can publish.
+  await waitFor(
+    async () => (await health.check({})).status === HealthCheckResponse_ServingStatus.SERVING,
+    10_000,
+    "delivery to be SERVING",
+  );
+});
+
+afterAll(async () => {
+  await nc?.drain();
+  await delivery?.close();
+  await rooms?.close();
+  await db?.drop();
+});
+
+describe("Dispatch", () => {
+  it("records the peer of a direct message and publishes MessageCreated to both users", async () => {
+    const t = await tap([`${prefix}.user.202.message`, `${prefix}.user.101.message`]);
+    try {
+      const message = direct(1001n, 101n, 202n, 7001n);
+      const res = await client.dispatch({ message, origin: "edge-1/sock-9" });
+      expect(res.recipientIds).toEqual([202n]);
+
+      const [row] = await query("select * from destinatarios_mensaje where mensaje_id = 1001");
+      expect(await recipientsOf(1001n)).toEqual(["202"]);
+      expect(row).toMatchObject({ mensaje_id: "1001", destinatario_id: "202", entregado_en: null, leido_en: null });
+      expect(row.creado_en).toBeInstanceOf(Date);
+      expect(await dispatchRows(1001n)).toEqual([
+        expect.objectContaining({ mensaje_id: "1001", remitente_id: "101", sala_chat_id: "7001" }),
+      ]);
+
+      for (const subject of [`${prefix}.user.202.message`, `${prefix}.user.101.message`]) {
+        const event = created(await t.next(subject));
+        expect(event.origin).toBe("edge-1/sock-9");
+        expect(event.message!.id).toBe(1001n);
+        expect(equals(MessageSchema, event.message!, message)).toBe(true);
+      }
+      // Exactly those two events, nothing on a group subject.
+      const events = await t.settled();
+      expect(events.map((e) => e.subject).sort()).toEqual([`${prefix}.user.101.message`, `${prefix}.user.202.message`]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it("records every group member but the sender and publishes on the group subject only", async () => {
+    for (const userId of [304n, 301n, 302n, 303n]) await roomsClient.joinGroup({ groupId: 3001n, userId });
+    const { room } = await roomsClient.joinGroup({ groupId: 3002n, userId: 305n });
+    const roomId = (await roomsClient.resolveGroupRoom({ groupId: 3001n })).room!.id;
+    expect(roomId).not.toBe(room!.id);
+
+    const t = await tap([`${prefix}.group.3001.message`]);
+    try {
+      const message = group(1101n, 301n, 3001n, roomId);
+      const res = await client.dispatch({ message });
+      expect(res.recipientIds).toEqual([302n, 303n, 304n]);
+      expect(await recipientsOf(1101n)).toEqual(["302", "303", "304"]);
+      expect(await dispatchRows(1101n)).toEqual([
+        expect.objectContaining({ mensaje_id: "1101", remitente_id: "301", sala_chat_id: String(roomId) }),
+      ]);
+      const event = created(await t.next(`${prefix}.group.3001.message`));
+      expect(event.origin).toBe("");
+      expect(equals(MessageSchema, event.message!, message)).toBe(true);
+
+      // A sender who is not a member (a backend notice): every member is a recipient.
+      const notice = group(1102n, 999n, 3001n, roomId);
+      expect((await client.dispatch({ message: notice })).recipientIds).toEqual([301n, 302n, 303n, 304n]);
+      expect(await recipientsOf(1102n)).toEqual(["301", "302", "303", "304"]);
+
+      const events = await t.settled();
+      expect(events.map((e) => e.subject)).toEqual([`${prefix}.group.3001.message`, `${prefix}.group.3001.message`]);
+      expect(events.map((e) => created(e.data).message!.id)).toEqual([1101n, 1102n]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it("records the dispatch of a group whose only member is the sender, with no recipients", async () => {
+    const { room } = await roomsClient.joinGroup({ groupId: 3003n, userId: 311n });
+    const res = await client.dispatch({ message: group(1103n, 311n, 3003n, room!.id) });
+    expect(res.recipientIds).toEqual([]);
+    expect(await recipientsOf(1103n)).toEqual([]);
+    expect(await dispatchRows(1103n)).toHaveLength(1);
+    const receipts = await client.getReceipts({ messageId: 1103n });
+    expect(receipts.senderId).toBe(311n);
+    expect(receipts.receipts).toEqual([]);
+  });
+
+  it("adds nothing when a message is dispatched again (sequentially or concurrently), but publishes again", async () => {
+    const message = direct(1201n, 121n, 122n);
+    const t = await tap([`${prefix}.user.122.message`]);
+    try {
+      expect((await client.dispatch({ message })).recipientIds).toEqual([122n]);
+      // The recipient confirms; a later re-dispatch must not reset that.
+      const delivered = await client.markDelivered({ messageId: 1201n, userId: 122n });
+      expect(delivered.first).toBe(true);
+      const before = await snapshot();
+
+      expect((await client.dispatch({ message })).recipientIds).toEqual([122n]);
+      // Even a re-dispatch that disagrees (another room id) never rewrites what is stored.
+      expect((await client.dispatch({ message: group(1101n, 301n, 3001n, 424_242n) })).recipientIds).toEqual([302n, 303n, 304n]);
+      expect(await snapshot()).toEqual(before);
+      expect(ms((await recipientRow(1201n, 122n)).entregado_en)).toBe(timestampMs(delivered.receipt!.deliveredAt!));
+
+      const events = await t.settled();
+      const forMessage = events.filter((e) => e.subject === `${prefix}.user.122.message`);
+      expect(forMessage).toHaveLength(2);
+      expect(forMessage.every((e) => created(e.data).message!.id === 1201n)).toBe(true);
+
+      const race = direct(1202n, 121n, 123n);
+      const results = await Promise.all(Array.from({ length: 10 }, () => client.dispatch({ message: race })));
+      expect(results.every((r) => r.recipientIds.length === 1 && r.recipientIds[0] === 123n)).toBe(true);
+      expect(await recipientsOf(1202n)).toEqual(["123"]);
+      expect(await dispatchRows(1202n)).toHaveLength(1);
+    } finally {
+      t.close();
+    }
+  });
+
+  it("refuses invalid messages without writing or publishing", async () => {
+    const t = await tap([]);
+    try {
+      const before = await snapshot();
+      const ok = direct(1301n, 131n, 132n);
+      const bad = (patch: Partial<Message>) => client.dispatch({ message: { ...ok, ...patch } });
+      expect(await codeOf(client.dispatch({}))).toBe(Code.InvalidArgument);
+      expect(await codeOf(bad({ id: 0n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(bad({ id: -5n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(bad({ senderId: 0n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(bad({ roomId: 0n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(bad({ to: 0n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(bad({ to: -132n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(bad({ roomType: RoomType.UNSPECIFIED }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(client.dispatch({ message: ok, origin: "x".repeat(129) }))).toBe(Code.InvalidArgument);
+      expect(await snapshot()).toEqual(before);
+      expect(await t.settled()).toEqual([]);
+
+      // 128 characters is the limit, not past it.
+      const res = await client.dispatch({ message: ok, origin: "y".repeat(128) });
+      expect(res.recipientIds).toEqual([132n]);
+      expect(await recipientsOf(1301n)).toEqual(["132"]);
+    } finally {
+      t.close();
+    }
+  });
+});
+
+describe("MarkDelivered", () => {
+  it("sets entregado_en once, returns the sender and tells the sender exactly once", async () => {
+    await client.dispatch({ message: direct(2001n, 401n, 402n) });
+    const t = await tap([`${prefix}.user.401.receipt`]);
+    try {
+      const first = await client.markDelivered({ messageId: 2001n, userId: 402n });
+      expect(first.first).toBe(true);
+      expect(first.senderId).toBe(401n);
+      expect(first.receipt).toMatchObject({ messageId: 2001n, recipientId: 402n });
+      expect(first.receipt!.readAt).toBeUndefined();
+      const deliveredAt = timestampMs(first.receipt!.deliveredAt!);
+      const row = await recipientRow(2001n, 402n);
+      expect(ms(row.entregado_en)).toBe(deliveredAt);
+      expect(row.leido_en).toBeNull();
+      expect(timestampMs(first.receipt!.createdAt!)).toBe(ms(row.creado_en));
+
+      const event = receipt(await t.next(`${prefix}.user.401.receipt`));
+      expect(event).toMatchObject({ kind: ReceiptKind.DELIVERED, messageId: 2001n, senderId: 401n, recipientId: 402n });
+      expect(timestampMs(event.at!)).toBe(deliveredAt);
+
+      const second = await client.markDelivered({ messageId: 2001n, userId: 402n });
+      expect(second.first).toBe(false);
+      expect(second.senderId).toBe(401n);
+      expect(timestampMs(second.receipt!.deliveredAt!)).toBe(deliveredAt);
+      expect(ms((await recipientRow(2001n, 402n)).entregado_en)).toBe(deliveredAt);
+
+      const events = await t.settled();
+      expect(events.map((e) => e.subject)).toEqual([`${prefix}.user.401.receipt`]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it("refuses non-recipients, unknown messages and bad ids without changing anything", async () => {
+    await client.dispatch({ message: direct(2002n, 411n, 412n) });
+    const t = await tap([]);
+    try {
+      const before = await snapshot();
+      expect(await codeOf(client.markDelivered({ messageId: 2002n, userId: 411n }))).toBe(Code.PermissionDenied); // the sender
+      expect(await codeOf(client.markDelivered({ messageId: 2002n, userId: 413n }))).toBe(Code.PermissionDenied);
+      expect(await codeOf(client.markDelivered({ messageId: 2001n, userId: 412n }))).toBe(Code.PermissionDenied); // another message's
+      expect(await codeOf(client.markDelivered({ messageId: 999_999n, userId: 412n }))).toBe(Code.NotFound);
+      expect(await codeOf(client.markDelivered({ messageId: 0n, userId: 412n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(client.markDelivered({ messageId: 2002n, userId: 0n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(client.markDelivered({ messageId: -2002n, userId: 412n }))).toBe(Code.InvalidArgument);
+      expect(await snapshot()).toEqual(before);
+      expect((await recipientRow(2002n, 412n)).entregado_en).toBeNull();
+      expect(await t.settled()).toEqual([]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it("lets exactly one of concurrent confirmations win", async () => {
+    await client.dispatch({ message: direct(2003n, 421n, 422n) });
+    const t = await tap([`${prefix}.user.421.receipt`]);
+    try {
+      const results = await Promise.all(Array.from({ length: 10 }, () => client.markDelivered({ messageId: 2003n, userId: 422n })));
+      expect(results.filter((r) => r.first)).toHaveLength(1);
+      expect(new Set(results.map((r) => timestampMs(r.receipt!.deliveredAt!))).size).toBe(1);
+      const events = await t.settled();
+      expect(events).toHaveLength(1);
+      expect(receipt(events[0]!.data)).toMatchObject({ kind: ReceiptKind.DELIVERED, messageId: 2003n, recipientId: 422n });
+    } finally {
+      t.close();
+    }
+  });
+});
+
+describe("MarkRead", () => {
+  it("sets leido_en and entregado_en, and sends a READ receipt once", async () => {
+    await client.dispatch({ message: direct(2101n, 501n, 502n) });
+    const t = await tap([`${prefix}.user.501.receipt`]);
+    try {
+      const first = await client.markRead({ messageId: 2101n, userId: 502n });
+      expect(first.first).toBe(true);
+      expect(first.senderId).toBe(501n);
+      const readAt = timestampMs(first.receipt!.readAt!);
+      expect(timestampMs(first.receipt!.deliveredAt!)).toBe(readAt);
+      const row = await recipientRow(2101n, 502n);
+      expect(ms(row.leido_en)).toBe(readAt);
+      expect(ms(row.entregado_en)).toBe(readAt);
+
+      const event = receipt(await t.next(`${prefix}.user.501.receipt`));
+      expect(event).toMatchObject({ kind: ReceiptKind.READ, messageId: 2101n, senderId: 501n, recipientId: 502n });
+      expect(timestampMs(event.at!)).toBe(readAt);
+
+      const again = await client.markRead({ messageId: 2101n, userId: 502n });
+      expect(again.first).toBe(false);
+      expect(timestampMs(again.receipt!.readAt!)).toBe(readAt);
+      // Reading implied delivery: a late delivery confirmation is not the first.
+      const late = await client.markDelivered({ messageId: 2101n, userId: 502n });
+      expect(late.first).toBe(false);
+      expect(timestampMs(late.receipt!.deliveredAt!)).toBe(readAt);
+
+      const events = await t.settled();
+      expect(events.map((e) => receipt(e.data).kind)).toEqual([ReceiptKind.READ]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it("keeps an earlier entregado_en; receipts arrive DELIVERED then READ", async () => {
+    await client.dispatch({ message: direct(2102n, 511n, 512n) });
+    const t = await tap([]);
+    try {
+      const delivered = await client.markDelivered({ messageId: 2102n, userId: 512n });
+      const read = await client.markRead({ messageId: 2102n, userId: 512n });
+      expect(read.first).toBe(true);
+      expect(read.senderId).toBe(511n);
+      const deliveredAt = timestampMs(delivered.receipt!.deliveredAt!);
+      expect(timestampMs(read.receipt!.deliveredAt!)).toBe(deliveredAt);
+      expect(timestampMs(read.receipt!.readAt!)).toBeGreaterThanOrEqual(deliveredAt);
+      const row = await recipientRow(2102n, 512n);
+      expect(ms(row.entregado_en)).toBe(deliveredAt);
+      expect(ms(row.leido_en)).toBe(timestampMs(read.receipt!.readAt!));
+
+      const events = await t.settled();
+      expect(events.map((e) => e.subject)).toEqual([`${prefix}.user.511.receipt`, `${prefix}.user.511.receipt`]);
+      expect(events.map((e) => receipt(e.data).kind)).toEqual([ReceiptKind.DELIVERED, ReceiptKind.READ]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it("refuses like MarkDelivered, without changing anything", async () => {
+    await client.dispatch({ message: direct(2103n, 521n, 522n) });
+    const t = await tap([]);
+    try {
+      const before = await snapshot();
+      expect(await codeOf(client.markRead({ messageId: 2103n, userId: 521n }))).toBe(Code.PermissionDenied);
+      expect(await codeOf(client.markRead({ messageId: 2103n, userId: 523n }))).toBe(Code.PermissionDenied);
+      expect(await codeOf(client.markRead({ messageId: 999_998n, userId: 522n }))).toBe(Code.NotFound);
+      expect(await codeOf(client.markRead({ messageId: 0n, userId: 522n }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(client.markRead({ messageId: 2103n, userId: -1n }))).toBe(Code.InvalidArgument);
+      expect(await snapshot()).toEqual(before);
+      expect(await t.settled()).toEqual([]);
+    } finally {
+      t.close();
+    }
+  });
+});
+
+describe("ListPending", () => {
+  it("pages through undelivered messages, oldest first", async () => {
+    // Dispatched out of id order; "oldest" is the lowest id.
+    for (const id of [5005n, 5001n, 5003n, 5002n, 5004n]) await client.dispatch({ message: direct(id, 602n, 601n) });
+    for (const userId of [601n, 603n]) await roomsClient.joinGroup({ groupId: 3601n, userId });
+    const { room } = await roomsClient.resolveGroupRoom({ groupId: 3601n });
+    await client.dispatch({ message: group(5006n, 603n, 3601n, room!.id) });
+    await client.dispatch({ message: direct(5000n, 602n, 604n) }); // someone else's
+    await client.markDelivered({ messageId: 5003n, userId: 601n });
+    await client.markRead({ messageId: 5004n, userId: 601n });
+
+    const all = await client.listPending({ userId: 601n });
+    expect(all.messages.map((m) => m.messageId)).toEqual([5001n, 5002n, 5005n, 5006n]);
+    expect(all.nextAfterMessageId).toBe(0n);
+    const row = await recipientRow(5001n, 601n);
+    expect(timestampMs(all.messages[0]!.createdAt!)).toBe(ms(row.creado_en));
+
+    const p1 = await client.listPending({ userId: 601n, pageSize: 2 });
+    expect(p1.messages.map((m) => m.messageId)).toEqual([5001n, 5002n]);
+    expect(p1.nextAfterMessageId).toBe(5002n);
+    const p2 = await client.listPending({ userId: 601n, pageSize: 2, afterMessageId: p1.nextAfterMessageId });
+    expect(p2.messages.map((m) => m.messageId)).toEqual([5005n, 5006n]);
+    expect(p2.nextAfterMessageId).toBe(0n); // exactly full last page
+
+    const p3 = await client.listPending({ userId: 601n, pageSize: 3 });
+    expect(p3.messages.map((m) => m.messageId)).toEqual([5001n, 5002n, 5005n]);
+    expect(p3.nextAfterMessageId).toBe(5005n);
+    const p4 = await client.listPending({ userId: 601n, pageSize: 3, afterMessageId: 5005n });
+    expect(p4.messages.map((m) => m.messageId)).toEqual([5006n]);
+    expect(p4.nextAfterMessageId).toBe(0n);
+
+    const seen: bigint[] = [];
+    let after = 0n;
+    let pages = 0;
+    do {
+      const page = await client.listPending({ userId: 601n, pageSize: 1, afterMessageId: after });
+      seen.push(...page.messages.map((m) => m.messageId));
+      after = page.nextAfterMessageId;
+      pages++;
+    } while (after !== 0n && pages < 10);
+    expect(seen).toEqual([5001n, 5002n, 5005n, 5006n]);
+    expect(pages).toBe(4);
+
+    // Delivering one removes it from the list.
+    await client.markDelivered({ messageId: 5002n, userId: 601n });
+    expect((await client.listPending({ userId: 601n })).messages.map((m) => m.messageId)).toEqual([5001n, 5005n, 5006n]);
+    expect((await client.listPending({ userId: 601n, afterMessageId: 5006n })).messages).toEqual([]);
+    expect((await client.listPending({ userId: 604n })).messages.map((m) => m.messageId)).toEqual([5000n]);
+    expect((await client.listPending({ userId: 602n })).messages).toEqual([]); // the sender has nothing pending
+    expect((await client.listPending({ userId: 603n })).messages).toEqual([]);
+    expect((await client.listPending({ userId: 1000n, pageSize: 1000 })).messages).toEqual([]);
+  });
+
+  it("refuses bad input", async () => {
+    expect(await codeOf(client.listPending({ userId: 0n }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.listPending({ userId: 601n, pageSize: 1001 }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.listPending({ userId: 601n, pageSize: -1 }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.listPending({ userId: 601n, afterMessageId: -5n }))).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("GetReceipts", () => {
+  it("returns every recipient's state in recipient order", async () => {
+    for (const userId of [704n, 701n, 703n, 702n]) await roomsClient.joinGroup({ groupId: 3701n, userId });
+    const { room } = await roomsClient.resolveGroupRoom({ groupId: 3701n });
+    await client.dispatch({ message: group(6001n, 701n, 3701n, room!.id) });
+    const delivered = await client.markDelivered({ messageId: 6001n, userId: 703n });
+    const read = await client.markRead({ messageId: 6001n, userId: 704n });
+    // Rows of one message need not be created together (a retried dispatch can add one later):
+    // the order is by recipient id, not by creation.
+    await query("update destinatarios_mensaje set creado_en = creado_en + interval '1 minute' where mensaje_id = 6001 and destinatario_id = 702");
+
+    const res = await client.getReceipts({ messageId: 6001n });
+    expect(res.senderId).toBe(701n);
+    expect(res.receipts.map((r) => [r.messageId, r.recipientId])).toEqual([
+      [6001n, 702n],
+      [6001n, 703n],
+      [6001n, 704n],
+    ]);
+    const [r702, r703, r704] = res.receipts;
+    expect(r702!.deliveredAt).toBeUndefined();
+    expect(r702!.readAt).toBeUndefined();
+    expect(timestampMs(r703!.deliveredAt!)).toBe(timestampMs(delivered.receipt!.deliveredAt!));
+    expect(r703!.readAt).toBeUndefined();
+    expect(timestampMs(r704!.readAt!)).toBe(timestampMs(read.receipt!.readAt!));
+    expect(timestampMs(r704!.deliveredAt!)).toBe(timestampMs(read.receipt!.readAt!));
+    const rows = await query("select * from destinatarios_mensaje where mensaje_id = 6001 order by destinatario_id");
+    expect(res.receipts.map((r) => timestampMs(r.createdAt!))).toEqual(rows.map((r) => ms(r.creado_en)));
+  });
+
+  it("answers NotFound for a message never dispatched and InvalidArgument for a bad id", async () => {
+    expect(await codeOf(client.getReceipts({ messageId: 999_997n }))).toBe(Code.NotFound);
+    expect(await codeOf(client.getReceipts({ messageId: 0n }))).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("health", () => {
+  it("serves grpc.health.v1 for the server and DeliveryService", async () => {
+    expect((await health.check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    expect((await health.check({ service: DeliveryService.typeName })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    expect(await codeOf(health.check({ service: "nope.Service" }))).toBe(Code.NotFound);
+  });
+});
