@@ -78,8 +78,11 @@ export interface Fanout {
   socketsOf(userId: string): ReadonlySet<Member>;
   /** True when a local socket of the user has joined the group. */
   userInGroup(userId: string, groupId: string): boolean;
-  /** Publishes a message that could not be stored, so it is still delivered live (the fallback). */
-  publishUnsaved(message: Message, origin: string): Promise<void>;
+  /**
+   * Publishes a message's live event from the edge: for a message that could not be stored
+   * (the fallback), or one stored while delivery could not publish it.
+   */
+  publishMessage(message: Message, origin: string): Promise<void>;
   /** The opaque origin tag of a socket, carried by the events of messages it sends. */
   originOf(member: Member): string;
   /** Subjects this edge is subscribed to now. */
@@ -180,7 +183,7 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
       for (const member of users.get(userId) ?? empty) if (member.groups.has(groupId)) return true;
       return false;
     },
-    async publishUnsaved(message, from) {
+    async publishMessage(message, from) {
       const payload = toBinary(MessageCreatedSchema, create(MessageCreatedSchema, { message, origin: from }));
       if (message.roomType === RoomType.GRUPAL) {
         await bus.publish(subjects.groupMessage(message.to), payload);

@@ -3,6 +3,7 @@
  * still delivered live and ACKed saved_to_db:false; saving resumes by itself. With NATS down,
  * stored messages ACK saved_to_db:true and arrive by catch-up; the edge reconnects by itself.
  */
+import { loadConfig as deliveryConfig, startDelivery } from "@redup/delivery";
 import { loadConfig as messagesConfig, startMessages } from "@redup/messages";
 import { startTcpProxy, startTestNats, waitFor, type TcpProxy, type TestNats } from "@redup/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,6 +63,43 @@ describe("when the messages service stops and comes back", () => {
       await until(atB, 4);
       expect(atB[3]).toMatchObject({ mensaje_id: saved["mensaje_id"] });
       expect((await fetch(`${edge.url}/readyz`)).status).toBe(200);
+    } finally {
+      await restarted.close();
+      a.socket.disconnect();
+      b.socket.disconnect();
+    }
+  });
+});
+
+describe("when the delivery service stops and comes back", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("stores, delivers live from the edge, and records the recipient once delivery is back", async () => {
+    const edge = await stack.startEdge();
+    const a = await connectUser(edge, 3301);
+    const b = await connectUser(edge, 3302);
+    const atB = collect<Record<string, unknown>>(b.socket, "receive_message");
+    const port = new URL(stack.core.delivery.url).port;
+    await stack.core.delivery.close();
+
+    const ack = await call(a.socket, "send_message", { to: 3302, message: "sin delivery", type: "directo" });
+    expect(ack).toMatchObject({ status: "sent", saved_to_db: true, mensaje_id: expect.stringMatching(/^\d+$/), message: "Mensaje enviado y guardado en BD" });
+    await until(atB, 1);
+    expect(atB[0]).toMatchObject({ mensaje_id: ack["mensaje_id"], message: "sin delivery" });
+    expect(await stack.query("select count(*)::int as n from destinatarios_mensaje")).toEqual([{ n: 0 }]);
+
+    const restarted = await startDelivery(deliveryConfig({ ...stack.env, DELIVERY_PORT: port }), logger);
+    try {
+      await waitFor(async () => (await stack.query("select count(*)::int as n from destinatarios_mensaje where mensaje_id = $1", [ack["mensaje_id"]]))[0]!["n"] === 1, 10_000, "the outbox to hand the message to delivery");
+      // The outbox re-published it; the socket still has it once.
+      await call(b.socket, "mark_delivered", { mensaje_id: ack["mensaje_id"] });
+      expect(atB.filter((m) => m["mensaje_id"] === ack["mensaje_id"])).toHaveLength(1);
     } finally {
       await restarted.close();
       a.socket.disconnect();

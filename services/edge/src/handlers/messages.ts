@@ -40,7 +40,7 @@ export function registerMessageHandlers(ctx: EdgeContext, socket: EdgeSocket, me
       clientMsgId: input.clientMsgId ?? "",
     });
     try {
-      await ctx.fanout.publishUnsaved(message, ctx.fanout.originOf(member));
+      await ctx.fanout.publishMessage(message, ctx.fanout.originOf(member));
     } catch (err) {
       ctx.metrics.natsErrors.inc({ kind: "publish" });
       throw new ProtocolError("SERVICE_UNAVAILABLE", "no se pudo guardar ni entregar el mensaje; reintenta más tarde", { cause: err });
@@ -73,6 +73,14 @@ export function registerMessageHandlers(ctx: EdgeContext, socket: EdgeSocket, me
         clientMsgId: input.clientMsgId ?? "",
         origin: ctx.fanout.originOf(member),
       });
+      if (!res.dispatched && !res.duplicate) {
+        // Stored, but delivery could not publish it yet (its outbox will): deliver it live
+        // from here so recipients do not wait for delivery to come back. Sockets get it once.
+        await ctx.fanout.publishMessage(res.message!, ctx.fanout.originOf(member)).catch((err: unknown) => {
+          ctx.metrics.natsErrors.inc({ kind: "publish" });
+          ctx.logger.warn({ userId: member.userId, err: describeError(err) }, "[NATS] stored message not published live; it arrives by catch-up");
+        });
+      }
       return toAck(res.message!, true);
     } catch (err) {
       if (storeFailed(err)) return sendUnsaved(input, err);
