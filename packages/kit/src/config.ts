@@ -37,8 +37,13 @@ export const httpUrl = (fallback: string) =>
     .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
     .default(fallback);
 
-/** A postgres:// connection string. */
-export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" });
+/** A postgres:// connection string, or pglite:<directory> for embedded PostgreSQL. */
+export const databaseUrl = z
+  .string()
+  .refine(
+    (value) => /^pglite:.+/.test(value) || /^postgres(ql)?:\/\/[^\s]+$/.test(value),
+    "must be a postgres:// URL or pglite:<directory>",
+  );
 
 /** A nats:// (or tls://) server list, comma separated. */
 export const natsServers = (fallback: string) =>

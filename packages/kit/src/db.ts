@@ -1,4 +1,6 @@
+import { mkdirSync } from "node:fs";
 import pg from "pg";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import type { Logger } from "pino";
@@ -8,8 +10,11 @@ import { safeUrl } from "./logger.js";
 
 export type { NodePgDatabase };
 
-/** A service's database: drizzle over the service's pool. */
-export type Db<TSchema extends Record<string, unknown> = Record<string, unknown>> = NodePgDatabase<TSchema> & { $client: pg.Pool };
+/** `pglite:<directory>` (or `pglite:memory`) selects embedded PostgreSQL instead of a server. */
+export const isEmbeddedDatabase = (url: string) => url.startsWith("pglite:");
+
+/** A service's database: drizzle over a PostgreSQL pool, or over embedded PGlite. */
+export type Db<TSchema extends Record<string, unknown> = Record<string, unknown>> = PgDatabase<PgQueryResultHKT, TSchema>;
 
 export interface PoolOptions {
   /** Most connections in the pool. */
@@ -48,19 +53,30 @@ export function createPool(url: string, logger: Logger, options: PoolOptions = {
   return pool;
 }
 
-type Transaction = Parameters<Parameters<NodePgDatabase["transaction"]>[0]>[0];
+/** The pool behind each node-postgres Db, for transactions on a checked-out connection. */
+const pools = new WeakMap<object, pg.Pool>();
+
+export function createDb<TSchema extends Record<string, unknown>>(pool: pg.Pool, schema: TSchema): Db<TSchema> {
+  const db = drizzle({ client: pool, schema });
+  pools.set(db, pool);
+  return db;
+}
+
+type Transaction = PgTransaction<PgQueryResultHKT, Record<string, unknown>, never>;
 
 /**
- * Runs `fn` in a transaction on a connection checked out here, and always gives it back —
- * destroying it when it failed as a connection (drizzle's own pool transactions do not
- * release the connection when BEGIN itself fails, which leaked it).
+ * Runs `fn` in a transaction. On PostgreSQL it checks a connection out itself and always
+ * gives it back — destroying it when it failed as a connection (drizzle's own pool
+ * transactions do not release the connection when BEGIN itself fails, which leaked it).
+ * PGlite has one connection, so drizzle's transaction is used as is.
  */
 export async function transaction<T>(db: Db<Record<string, unknown>>, fn: (tx: Transaction) => Promise<T>): Promise<T> {
-  const pool = db.$client;
+  const pool = pools.get(db);
+  if (!pool) return db.transaction((tx) => fn(tx as unknown as Transaction));
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    return await drizzle({ client }).transaction(fn);
+    return await drizzle({ client }).transaction((tx) => fn(tx as unknown as Transaction));
   } catch (err) {
     const code = toConnectError(err).code;
     if (code === Code.Unavailable || code === Code.DeadlineExceeded) broken = err as Error;
@@ -68,10 +84,6 @@ export async function transaction<T>(db: Db<Record<string, unknown>>, fn: (tx: T
   } finally {
     client.release(broken);
   }
-}
-
-export function createDb<TSchema extends Record<string, unknown>>(pool: pg.Pool, schema: TSchema): Db<TSchema> {
-  return drizzle({ client: pool, schema });
 }
 
 /** Answers whether the database takes queries now; used by health checks. */
@@ -112,4 +124,64 @@ export async function runMigrations(options: MigrationOptions): Promise<void> {
     await client.query("select pg_advisory_unlock(hashtext($1))", ["redup:migrate"]).catch(() => {});
     await client.end().catch(() => {});
   }
+}
+
+/** An open database of either kind, with what the service needs to run on it. */
+export interface Database<TSchema extends Record<string, unknown>> {
+  readonly db: Db<TSchema>;
+  readonly kind: "postgres" | "pglite";
+  /** Applies the service's pending migrations. */
+  migrate(options: Omit<MigrationOptions, "url">): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a service's database: a pg pool with every timeout set for a postgres:// URL, or
+ * an embedded PGlite whose files live in the directory of a `pglite:` URL (kept across
+ * restarts; `pglite:memory` keeps nothing).
+ */
+export async function openDatabase<TSchema extends Record<string, unknown>>(
+  url: string,
+  schema: TSchema,
+  logger: Logger,
+  options: PoolOptions = {},
+): Promise<Database<TSchema>> {
+  if (isEmbeddedDatabase(url)) {
+    const dir = url.slice("pglite:".length);
+    // Loaded only in embedded mode: production images never initialise PGlite.
+    const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+      import("@electric-sql/pglite"),
+      import("drizzle-orm/pglite"),
+      import("drizzle-orm/pglite/migrator"),
+    ]);
+    if (dir !== "memory") mkdirSync(dir, { recursive: true });
+    const client = await PGlite.create(dir === "memory" ? undefined : dir);
+    const db = drizzlePglite({ client, schema });
+    return {
+      db: db as unknown as Db<TSchema>,
+      kind: "pglite",
+      async migrate(m) {
+        await migratePglite(db, { migrationsFolder: m.migrationsFolder, migrationsTable: m.migrationsTable, migrationsSchema: "drizzle" });
+        m.logger.info({ table: m.migrationsTable, embedded: dir }, "[DB] migrations applied");
+      },
+      async ping() {
+        try {
+          await client.query("select 1");
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      close: () => client.close(),
+    };
+  }
+  const pool = createPool(url, logger, options);
+  return {
+    db: createDb(pool, schema),
+    kind: "postgres",
+    migrate: (m) => runMigrations({ ...m, url }),
+    ping: () => pingDatabase(pool),
+    close: () => pool.end(),
+  };
 }

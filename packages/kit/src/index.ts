@@ -11,3 +11,4 @@ export * from "./lifecycle.js";
 export * from "./validate.js";
 export * from "./service.js";
 export * from "./time.js";
+export * from "./local-bus.js";

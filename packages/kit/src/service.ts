@@ -1,9 +1,8 @@
 import { fileURLToPath } from "node:url";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import type pg from "pg";
 import type { Logger } from "pino";
-import { DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, postgresUrl, prefixed, z, type Env } from "./config.js";
-import { createDb, createPool, pingDatabase, runMigrations, type Db } from "./db.js";
+import { databaseUrl, DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, prefixed, z, type Env } from "./config.js";
+import { openDatabase, type Db } from "./db.js";
 import { safeUrl } from "./logger.js";
 import { startConnectServer, type RunningServer, type TlsFiles } from "./server.js";
 
@@ -33,7 +32,7 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
     NODE_ENV: nodeEnv,
     HOST: z.string().default("0.0.0.0"),
     [`${up}_PORT`]: port(defaultPort),
-    DATABASE_URL: postgresUrl.default(DEFAULT_DATABASE_URL),
+    DATABASE_URL: databaseUrl.default(DEFAULT_DATABASE_URL),
     DB_POOL_MAX: positiveInt(10),
     DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),
     SSL_CERT_FILE: z.string().optional(),
@@ -67,7 +66,6 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
 
 export interface ServiceContext<TSchema extends Record<string, unknown>> {
   db: Db<TSchema>;
-  pool: pg.Pool;
   logger: Logger;
 }
 
@@ -90,34 +88,39 @@ export interface StartServiceOptions<TSchema extends Record<string, unknown>> {
   build: (ctx: ServiceContext<TSchema>) => ServiceParts | Promise<ServiceParts>;
 }
 
+const migrationOptions = (config: BaseServiceConfig, logger: Logger, migrations: URL) => ({
+  migrationsFolder: fileURLToPath(migrations),
+  migrationsTable: `__migrations_${config.service}`,
+  logger,
+});
+
 /**
- * The common start sequence: migrate → pool → build the service → serve. The returned
- * close() stops accepting, finishes in-flight calls, then stops the service's own parts
- * and the pool, in that order.
+ * The common start sequence: open the database → migrate → build the service → serve.
+ * The returned close() stops accepting, finishes in-flight calls, then stops the service's
+ * own parts and the database, in that order.
  */
 export async function startService<TSchema extends Record<string, unknown>>(
   options: StartServiceOptions<TSchema>,
 ): Promise<RunningServer> {
   const { config, logger } = options;
-  await runMigrations({
-    url: config.databaseUrl,
-    migrationsFolder: fileURLToPath(options.migrations),
-    migrationsTable: `__migrations_${config.service}`,
-    logger,
-  });
-  const pool = createPool(config.databaseUrl, logger, {
+  const database = await openDatabase(config.databaseUrl, options.schema, logger, {
     max: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,
   });
-  logger.info({ db: safeUrl(config.databaseUrl) }, "[DB] pool ready");
-  const db = createDb(pool, options.schema);
-  const parts = await options.build({ db, pool, logger });
+  try {
+    await database.migrate(migrationOptions(config, logger, options.migrations));
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw err;
+  }
+  logger.info({ db: safeUrl(config.databaseUrl), kind: database.kind }, "[DB] ready");
+  const parts = await options.build({ db: database.db, logger });
   const extraReady = parts.ready;
   const server = await startConnectServer({
     routes: parts.routes,
     interceptors: parts.interceptors ?? [],
     serviceNames: options.serviceNames,
-    ready: async () => (await pingDatabase(pool)) && (extraReady ? await extraReady() : true),
+    ready: async () => (await database.ping()) && (extraReady ? await extraReady() : true),
     logger,
     host: config.host,
     port: config.port,
@@ -132,7 +135,7 @@ export async function startService<TSchema extends Record<string, unknown>>(
       closing ??= (async () => {
         await server.close();
         await parts.close?.();
-        await pool.end();
+        await database.close();
       })();
       return closing;
     },
@@ -141,10 +144,10 @@ export async function startService<TSchema extends Record<string, unknown>>(
 
 /** Runs only the migrations (the `migrate` command). */
 export async function migrateOnly(config: BaseServiceConfig, logger: Logger, migrations: URL): Promise<void> {
-  await runMigrations({
-    url: config.databaseUrl,
-    migrationsFolder: fileURLToPath(migrations),
-    migrationsTable: `__migrations_${config.service}`,
-    logger,
-  });
+  const database = await openDatabase(config.databaseUrl, {}, logger, { max: 1 });
+  try {
+    await database.migrate(migrationOptions(config, logger, migrations));
+  } finally {
+    await database.close();
+  }
 }

@@ -2,6 +2,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import {
   ConfigError,
+  createLocalBus,
+  subjectMatches,
   describeError,
   isHttpUrl,
   isIsoTimestamp,
@@ -104,5 +106,29 @@ describe("subjects", () => {
     expect(s.groupMessage(456n)).toBe("redup.group.456.message");
     expect(s.userAll(1n)).toBe("redup.user.1.>");
     expect(s.groupAll(1n)).toBe("redup.group.1.>");
+  });
+});
+
+describe("the in-process event bus", () => {
+  it("matches NATS wildcards and delivers in publish order", async () => {
+    expect(subjectMatches("redup.user.1.>", "redup.user.1.message")).toBe(true);
+    expect(subjectMatches("redup.user.1.>", "redup.user.1")).toBe(false);
+    expect(subjectMatches("redup.user.*.message", "redup.user.9.message")).toBe(true);
+    expect(subjectMatches("redup.user.*.message", "redup.user.9.receipt")).toBe(false);
+    expect(subjectMatches("redup.group.2.message", "redup.group.2.message")).toBe(true);
+
+    const bus = createLocalBus();
+    const got: string[] = [];
+    const sub = bus.subscribe("redup.user.1.>", (payload, subject) => got.push(`${subject}:${new TextDecoder().decode(payload)}`));
+    bus.subscribe("redup.group.*.message", (payload) => got.push(`group:${new TextDecoder().decode(payload)}`));
+    await bus.publish("redup.user.1.message", new TextEncoder().encode("a"));
+    await bus.publish("redup.user.2.message", new TextEncoder().encode("nadie"));
+    await bus.publish("redup.group.5.message", new TextEncoder().encode("g"));
+    sub.unsubscribe();
+    await bus.publish("redup.user.1.message", new TextEncoder().encode("tarde"));
+    expect(got).toEqual(["redup.user.1.message:a", "group:g"]);
+    await bus.close();
+    expect(bus.connected).toBe(false);
+    await expect(bus.publish("x", new Uint8Array())).rejects.toThrow(/closed/);
   });
 });

@@ -1,0 +1,54 @@
+import type { BusSubscription, EventBus } from "./bus.js";
+
+/** True when a NATS-style pattern (`*` one token, `>` the rest) matches a subject. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i;
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+/**
+ * The event bus of the embedded, single-process mode: the EventBus interface of NATS,
+ * delivered in-process. It reaches only subscribers in this process — a second edge
+ * process would not see these events, so multi-process deployments use NATS.
+ * Delivery is asynchronous and in publish order, as from one NATS connection.
+ */
+export function createLocalBus(): EventBus {
+  const subscriptions = new Map<object, { pattern: string; handler: (payload: Uint8Array, subject: string) => void }>();
+  let closed = false;
+  let queue: Promise<void> = Promise.resolve();
+
+  return {
+    get connected() {
+      return !closed;
+    },
+    publish(subject, payload) {
+      if (closed) return Promise.reject(new Error("the in-process event bus is closed"));
+      const targets = [...subscriptions.values()].filter((s) => subjectMatches(s.pattern, subject));
+      queue = queue.then(() => {
+        for (const target of targets) {
+          try {
+            target.handler(payload, subject);
+          } catch {
+            // A subscriber's failure is its own; the others still get the event.
+          }
+        }
+      });
+      return queue;
+    },
+    subscribe(pattern, handler): BusSubscription {
+      const key = {};
+      subscriptions.set(key, { pattern, handler });
+      return { unsubscribe: () => void subscriptions.delete(key) };
+    },
+    async close() {
+      closed = true;
+      await queue;
+      subscriptions.clear();
+    },
+  };
+}
