@@ -24,6 +24,8 @@ export interface Config {
   /** This edge's name in events it publishes and in logs. */
   edgeId: string;
   logLevel: string;
+  /** Serve the /demo page (on by default outside production). */
+  demoPage: boolean;
 }
 
 const corsOrigins = z
@@ -57,6 +59,7 @@ export function loadConfig(env: Env = process.env): Config {
       CATCH_UP_LIMIT: positiveInt(5000),
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       LOG_LEVEL: logLevel,
+      DEMO_PAGE: z.enum(["true", "false", "1", "0"]).optional(),
     }),
     env,
   );
@@ -79,5 +82,6 @@ export function loadConfig(env: Env = process.env): Config {
     catchUpLimit: c.CATCH_UP_LIMIT,
     edgeId: c.EDGE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`,
     logLevel: c.LOG_LEVEL,
+    demoPage: c.DEMO_PAGE === undefined ? c.NODE_ENV !== "production" : c.DEMO_PAGE === "true" || c.DEMO_PAGE === "1",
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Client } from "@connectrpc/connect";
 import type { EventBus } from "@redup/kit";
 import { HealthCheckResponse_ServingStatus, type Health } from "@redup/proto/grpc/health/v1/health_pb";
+import { DEMO_PAGE } from "./demo/page.js";
 import type { Metrics } from "./metrics.js";
 
 export interface Probes {
@@ -11,6 +12,8 @@ export interface Probes {
   metrics: Metrics;
   /** Set once shutdown begins, so load balancers stop sending new clients. */
   draining: () => boolean;
+  /** Whether GET /demo serves the demo page. */
+  demoPage: boolean;
 }
 
 const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -29,7 +32,7 @@ async function serving(client: Client<typeof Health>): Promise<boolean> {
 
 /**
  * The edge's own HTTP routes next to Socket.IO: GET /healthz (the process answers),
- * /readyz (services and NATS reachable) and /metrics (Prometheus).
+ * /readyz (services and NATS reachable), /metrics (Prometheus) and, when enabled, /demo.
  */
 export function createHttpRoutes(probes: Probes) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -43,6 +46,11 @@ export function createHttpRoutes(probes: Probes) {
       checks["nats"] = probes.bus.connected;
       const ready = !probes.draining() && Object.values(checks).every(Boolean);
       return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", draining: probes.draining(), checks });
+    }
+    if (path === "/demo" && probes.demoPage) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      res.end(DEMO_PAGE);
+      return;
     }
     if (path === "/metrics") {
       res.writeHead(200, { "content-type": probes.metrics.registry.contentType });

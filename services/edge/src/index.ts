@@ -17,9 +17,10 @@ export async function startEdge(config: Config, logger: Logger, bus?: EventBus):
   logger.info({ origins: config.corsOrigins }, `[CORS] Orígenes permitidos: ${config.corsOrigins === "*" ? "*" : config.corsOrigins.join(", ")}`);
   logger.info({ env: config.env }, `[ENV] Entorno: ${config.env}`);
   logger.info(
-    { rooms: config.roomsUrl, messages: config.messagesUrl, delivery: config.deliveryUrl, nats: config.natsServers.map(safeUrl) },
-    "[SERVICES] rooms, messages and delivery over gRPC; live events over NATS",
+    { rooms: config.roomsUrl, messages: config.messagesUrl, delivery: config.deliveryUrl, nats: bus ? "in-process bus" : config.natsServers.map(safeUrl) },
+    `[SERVICES] rooms, messages and delivery over gRPC; live events over ${bus ? "the in-process bus" : "NATS"}`,
   );
+  if (config.demoPage) logger.info(`[DEMO] ${server.url}/demo (set DEMO_PAGE=false to turn it off)`);
   logger.warn("[AUTH] the client's user_id is trusted as is (development, as in the guide): do not expose this edge to the internet");
   return {
     ...server,

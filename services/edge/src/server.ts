@@ -52,6 +52,7 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     bus,
     metrics,
     draining: () => draining,
+    demoPage: config.demoPage,
   });
   const handler = (req: Parameters<typeof routes>[0], res: Parameters<typeof routes>[1]) => {
     routes(req, res).catch(() => {
@@ -66,7 +67,8 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
     cors: { origin: config.corsOrigins === "*" ? "*" : config.corsOrigins, credentials: config.corsOrigins !== "*" },
     maxHttpBufferSize: config.maxHttpBufferSize,
-    serveClient: false,
+    // The client bundle at /socket.io/socket.io.js is served for the demo page only.
+    serveClient: config.demoPage,
     cleanupEmptyChildNamespaces: true,
   });
   io.use(authenticate);
