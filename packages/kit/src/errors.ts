@@ -52,6 +52,7 @@ function codeFor(err: unknown): { code: Code; message: string } | undefined {
     if (code === "22P02" || code === "22003" || code === "22001") return { code: Code.InvalidArgument, message: "a value is out of range" };
     if (code === "57014") return { code: Code.DeadlineExceeded, message: "the database query timed out" };
     if (code === "40001" || code === "40P01") return { code: Code.Aborted, message: "transaction conflict, retry" };
+    if (code === "55P03") return { code: Code.Aborted, message: "the database is busy (lock timeout), retry" };
     if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300")
       return { code: Code.Unavailable, message: "the database is unavailable" };
     if (NETWORK_CODES.has(code)) return { code: Code.Unavailable, message: "a dependency is unavailable" };

@@ -13,6 +13,8 @@ export type ReadinessCheck = () => Promise<boolean>;
 export interface HealthState {
   /** Set once shutdown begins, so load balancers stop routing here first. */
   shuttingDown: boolean;
+  /** Wakes open Watch streams (on shutdown), so they report NOT_SERVING and end at once. */
+  readonly watchers: Set<() => void>;
 }
 
 const WATCH_INTERVAL_MS = 2000;
@@ -42,16 +44,31 @@ export function registerHealth(
         return;
       }
       let last: Status | undefined;
-      while (!ctx.signal.aborted) {
-        const now = await status();
-        if (now !== last) {
-          last = now;
-          yield create(HealthCheckResponseSchema, { status: now });
+      let wake: (() => void) | undefined;
+      const onAbort = () => wake?.();
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        while (!ctx.signal.aborted) {
+          const now = await status();
+          if (now !== last) {
+            last = now;
+            yield create(HealthCheckResponseSchema, { status: now });
+          }
+          // Shutdown ends the stream once NOT_SERVING was sent, so it does not hold the server open.
+          if (state.shuttingDown) return;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, WATCH_INTERVAL_MS);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            state.watchers.add(wake);
+          });
+          if (wake) state.watchers.delete(wake);
         }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, WATCH_INTERVAL_MS);
-          ctx.signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
-        });
+      } finally {
+        if (wake) state.watchers.delete(wake);
+        ctx.signal.removeEventListener("abort", onAbort);
       }
     },
   };

@@ -42,7 +42,7 @@ export interface RunningServer {
  * when certificate files are given), plus grpc.health.v1.
  */
 export async function startConnectServer(options: ConnectServerOptions): Promise<RunningServer> {
-  const state: HealthState = { shuttingDown: false };
+  const state: HealthState = { shuttingDown: false, watchers: new Set() };
   const handler = connectNodeAdapter({
     interceptors: [errorInterceptor(options.logger), ...(options.interceptors ?? [])],
     routes: (router) => {
@@ -80,6 +80,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
   const close = () => {
     closing ??= (async () => {
       state.shuttingDown = true;
+      for (const wake of state.watchers) wake();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // GOAWAY: clients stop opening streams here; open streams run to completion.
       for (const session of sessions) session.close();

@@ -41,5 +41,12 @@ export function isHttpUrl(value: string): boolean {
 /** True for an ISO 8601 date-time such as 2024-01-15T10:30:00Z or with an offset. */
 export function isIsoTimestamp(value: string): boolean {
   const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
-  return match !== null && !Number.isNaN(Date.parse(match[9] ? value : `${value}Z`));
+  if (match === null) return false;
+  const [, y, mo, d, h, mi] = match;
+  // Date.parse rolls 2024-02-30 over to March: the calendar date must survive a round trip.
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  return (
+    day.getUTCFullYear() === Number(y) && day.getUTCMonth() === Number(mo) - 1 && day.getUTCDate() === Number(d) &&
+    Number(h) < 24 && Number(mi) < 60 && Number(match[7] ?? 0) < 60
+  );
 }

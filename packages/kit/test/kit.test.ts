@@ -94,7 +94,7 @@ describe("validation helpers", () => {
     expect(isHttpUrl("https://cloudinary.com/mi-imagen.jpg")).toBe(true);
     for (const bad of ["ftp://x/y", "javascript:alert(1)", "/relative", "not a url"]) expect(isHttpUrl(bad)).toBe(false);
     for (const ok of ["2024-01-15T10:30:00Z", "2024-01-15T10:30:00.123456+00:00", "2024-01-15T10:30:00.123Z"]) expect(isIsoTimestamp(ok)).toBe(true);
-    for (const bad of ["ayer", "2024-13-01T00:00:00Z", "2024-01-15", "1705314600"]) expect(isIsoTimestamp(bad)).toBe(false);
+    for (const bad of ["ayer", "2024-13-01T00:00:00Z", "2024-02-30T10:00:00Z", "2024-01-15T25:00:00Z", "2024-01-15", "1705314600"]) expect(isIsoTimestamp(bad)).toBe(false);
   });
 });
 

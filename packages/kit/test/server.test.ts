@@ -42,3 +42,24 @@ describe("startConnectServer", () => {
     expect(code).toBe(Code.Unavailable);
   });
 });
+
+describe("grpc.health.v1 Watch", () => {
+  it("reports NOT_SERVING and ends on shutdown instead of holding the server open", async () => {
+    const server = await startConnectServer({ routes: () => {}, serviceNames: [], ready: async () => true, logger, host: "127.0.0.1", port: 0 });
+    const client = createServiceClient(Health, { baseUrl: server.url, timeoutMs: 30_000 });
+    const seen: HealthCheckResponse_ServingStatus[] = [];
+    let first!: () => void;
+    const gotFirst = new Promise<void>((resolve) => (first = resolve));
+    const watching = (async () => {
+      for await (const res of client.watch({ service: "" })) {
+        seen.push(res.status);
+        first();
+      }
+    })();
+    await gotFirst;
+    await server.close();
+    await watching;
+    // The stream ended by itself after saying NOT_SERVING: it no longer holds shutdown open.
+    expect(seen).toEqual([HealthCheckResponse_ServingStatus.SERVING, HealthCheckResponse_ServingStatus.NOT_SERVING]);
+  });
+});

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describeError, type BusSubscription, type EventBus, type Logger, type Subjects } from "@redup/kit";
-import { MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
+import { MembershipChangedSchema, MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { ReceivedMessage } from "./events.js";
@@ -83,6 +83,8 @@ export interface Fanout {
    * (the fallback), or one stored while delivery could not publish it.
    */
   publishMessage(message: Message, origin: string): Promise<void>;
+  /** Applies a membership change to the user's local sockets now, and tells the other edges. */
+  changeMembership(userId: string, groupId: string, joined: boolean): Promise<void>;
   /** The opaque origin tag of a socket, carried by the events of messages it sends. */
   originOf(member: Member): string;
   /** Subjects this edge is subscribed to now. */
@@ -121,6 +123,13 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
     for (const member of targets) member.socket.emit(event, payload);
   };
 
+  const applyMembership = (userId: string, groupId: string, joined: boolean) => {
+    for (const member of users.get(userId) ?? empty) {
+      if (joined) joinGroup(member, groupId);
+      else leaveGroup(member, groupId);
+    }
+  };
+
   const onEvent = (data: Uint8Array, subject: string) => {
     const [scope, id, kind] = subject.slice(deps.prefix.length + 1).split(".");
     metrics.natsReceived.inc({ kind: `${scope}.${kind}` });
@@ -128,6 +137,10 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
       if (scope === "user" && kind === "message") deliverMessage(users.get(id!), data);
       else if (scope === "group" && kind === "message") deliverMessage(groups.get(id!), data);
       else if (scope === "user" && kind === "receipt") deliverReceipt(users.get(id!), data);
+      else if (scope === "user" && kind === "membership") {
+        const change = fromBinary(MembershipChangedSchema, data);
+        applyMembership(String(change.userId), String(change.groupId), change.joined);
+      }
     } catch (err) {
       metrics.natsErrors.inc({ kind: "decode" });
       logger.warn({ subject, err: describeError(err) }, "[NATS] undecodable event dropped");
@@ -163,6 +176,15 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
     }
   };
 
+  const joinGroup = (member: Member, groupId: string) => {
+    member.groups.add(groupId);
+    addTo(groups, groupId, member, subjects.groupAll(groupId));
+  };
+  const leaveGroup = (member: Member, groupId: string) => {
+    member.groups.delete(groupId);
+    removeFrom(groups, groupId, member, subjects.groupAll(groupId));
+  };
+
   return {
     add: (member) => addTo(users, member.userId, member, subjects.userAll(member.userId)),
     remove(member) {
@@ -170,13 +192,15 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
       member.groups.clear();
       removeFrom(users, member.userId, member, subjects.userAll(member.userId));
     },
-    joinGroup(member, groupId) {
-      member.groups.add(groupId);
-      addTo(groups, groupId, member, subjects.groupAll(groupId));
-    },
-    leaveGroup(member, groupId) {
-      member.groups.delete(groupId);
-      removeFrom(groups, groupId, member, subjects.groupAll(groupId));
+    joinGroup,
+    leaveGroup,
+    async changeMembership(userId, groupId, joined) {
+      applyMembership(userId, groupId, joined);
+      const payload = toBinary(
+        MembershipChangedSchema,
+        create(MembershipChangedSchema, { userId: BigInt(userId), groupId: BigInt(groupId), joined }),
+      );
+      await bus.publish(subjects.userMembership(userId), payload);
     },
     socketsOf: (userId) => users.get(userId) ?? empty,
     userInGroup(userId, groupId) {

@@ -5,6 +5,7 @@
  */
 import { loadConfig as deliveryConfig, startDelivery } from "@redup/delivery";
 import { loadConfig as messagesConfig, startMessages } from "@redup/messages";
+import { loadConfig as roomsConfig, startRooms } from "@redup/rooms";
 import { startTcpProxy, startTestNats, waitFor, type TcpProxy, type TestNats } from "@redup/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, collect, connectUser, logger, startStack, until, type Stack } from "./harness.js";
@@ -102,6 +103,46 @@ describe("when the delivery service stops and comes back", () => {
       expect(atB.filter((m) => m["mensaje_id"] === ack["mensaje_id"])).toHaveLength(1);
     } finally {
       await restarted.close();
+      a.socket.disconnect();
+      b.socket.disconnect();
+    }
+  });
+});
+
+describe("when rooms is down as a user connects", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("still replays pending direct messages, and re-joins the user's groups once rooms is back", async () => {
+    const edge = await stack.startEdge();
+    const a = await connectUser(edge, 3401);
+    await call(a.socket, "join_group", { group_id: 5400 });
+    const b0 = await connectUser(edge, 3402);
+    await call(b0.socket, "join_group", { group_id: 5400 });
+    b0.socket.disconnect();
+    const pending = await call(a.socket, "send_message", { to: 3402, message: "pendiente", type: "directo" });
+
+    const port = new URL(stack.core.rooms.url).port;
+    await stack.core.rooms.close();
+    const b = await connectUser(edge, 3402);
+    const got = collect<Record<string, unknown>>(b.socket, "receive_message");
+    await until(got, 1);
+    expect(got[0]).toMatchObject({ mensaje_id: pending["mensaje_id"], message: "pendiente" });
+    expect(edge.context.fanout.userInGroup("3402", "5400")).toBe(false);
+
+    const rooms = await startRooms(roomsConfig({ ...stack.env, ROOMS_PORT: port }), logger);
+    try {
+      await waitFor(() => edge.context.fanout.userInGroup("3402", "5400"), 20_000, "the background re-join");
+      await call(a.socket, "send_message", { to: 5400, message: "de vuelta al grupo", type: "grupal" });
+      await until(got, 2);
+      expect(got[1]).toMatchObject({ to: "5400", message: "de vuelta al grupo" });
+    } finally {
+      await rooms.close();
       a.socket.disconnect();
       b.socket.disconnect();
     }

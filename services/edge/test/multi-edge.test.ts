@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EdgeServer } from "../src/index.js";
+import { waitFor } from "@redup/kit/testing";
 import { call, collect, connectUser, startStack, until, type Stack } from "./harness.js";
 
 let stack: Stack;
@@ -67,6 +68,28 @@ describe("two edges", () => {
     expect(own).toEqual([]);
     expect(a.map((m) => m["message"])).toEqual(["m0", "m1", "m2"]);
     for (const u of [onEast, onWest, sender]) u.socket.disconnect();
+  });
+
+  it("applies a join or a leave to the user's sockets on every edge", async () => {
+    const phone = await connectUser(east, 1401);
+    const laptop = await connectUser(west, 1401);
+    const sender = await connectUser(west, 1402);
+    await call(sender.socket, "join_group", { group_id: 3200 });
+    await call(laptop.socket, "join_group", { group_id: 3200 });
+    await waitFor(() => east.context.fanout.userInGroup("1401", "3200"), 5000, "the join to reach the other edge");
+    const onPhone = collect<Record<string, unknown>>(phone.socket, "receive_message");
+    await call(sender.socket, "send_message", { to: 3200, message: "para todos tus dispositivos", type: "grupal" });
+    await until(onPhone, 1);
+
+    await call(phone.socket, "leave_group", { group_id: 3200 });
+    await waitFor(() => !west.context.fanout.userInGroup("1401", "3200"), 5000, "the leave to reach the other edge");
+    const onLaptop = collect<Record<string, unknown>>(laptop.socket, "receive_message");
+    await call(sender.socket, "send_message", { to: 3200, message: "ya no", type: "grupal" });
+    await call(sender.socket, "send_message", { to: 1401, message: "marca", type: "directo" });
+    await until(onLaptop, 1);
+    expect(onLaptop.map((m) => m["message"])).toEqual(["marca"]);
+    expect(await call(laptop.socket, "get_history", { type: "grupal", to: 3200 })).toMatchObject({ status: "error", code: "NOT_A_MEMBER" });
+    for (const u of [phone, laptop, sender]) u.socket.disconnect();
   });
 
   it("subscribes by interest: an edge gets no traffic for users it does not hold", async () => {

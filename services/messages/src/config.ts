@@ -9,6 +9,11 @@ export interface Config extends BaseServiceConfig {
   maxMessageLength: number;
   /** How often stored-but-undispatched messages are handed to delivery again. */
   dispatchRetryIntervalMs: number;
+  /**
+   * Deadline of the inline hand-over to delivery. Shorter than callers' deadlines, so a slow
+   * delivery makes SendMessage answer dispatched=false instead of timing out after storing.
+   */
+  dispatchTimeoutMs: number;
 }
 
 /** The only reader of the environment for the messages service. */
@@ -18,6 +23,7 @@ export function loadConfig(env: Env = process.env): Config {
       ...serviceUrlVars,
       MAX_MESSAGE_LENGTH: positiveInt(4000),
       DISPATCH_RETRY_INTERVAL_MS: positiveInt(1000),
+      DISPATCH_TIMEOUT_MS: positiveInt(2000),
     }),
     env,
   );
@@ -29,5 +35,6 @@ export function loadConfig(env: Env = process.env): Config {
     rpcTimeoutMs: own.RPC_TIMEOUT_MS,
     maxMessageLength: own.MAX_MESSAGE_LENGTH,
     dispatchRetryIntervalMs: own.DISPATCH_RETRY_INTERVAL_MS,
+    dispatchTimeoutMs: own.DISPATCH_TIMEOUT_MS,
   };
 }

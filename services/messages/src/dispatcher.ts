@@ -6,12 +6,15 @@ import { MessageSchema, type Message } from "@redup/proto/redup/messages/v1/mess
 import * as q from "./db/queries.js";
 import { toMessage } from "./mappers.js";
 import type { RoomDirectory } from "./rooms.js";
+import type { Serialize } from "./ordering.js";
 
 export interface DispatcherDeps {
   db: q.MessagesDb;
   delivery: Client<typeof DeliveryService>;
   rooms: RoomDirectory;
   logger: Logger;
+  /** The per-room turn SendMessage also takes, so a room's messages go out in id order. */
+  serialize: Serialize;
   /** How often the outbox is scanned for messages delivery has not confirmed. */
   intervalMs: number;
 }
@@ -22,8 +25,12 @@ const BATCH = 100;
 const MAX_BACKOFF_MS = 30_000;
 
 export interface Dispatcher {
-  /** Hands a just-stored message to delivery; false when delivery could not take it now. */
-  dispatch(message: Message, origin: string): Promise<boolean>;
+  /**
+   * Hands a just-stored message to delivery, after any older messages of its room still in
+   * the outbox; false when that could not all happen now (the outbox retries, in order).
+   * Call it inside the room's turn.
+   */
+  dispatchInOrder(message: Message, origin: string): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -31,21 +38,25 @@ export interface Dispatcher {
 /**
  * Delivery of stored messages, inline first and then from the outbox: a message whose
  * dispatch failed (delivery or NATS down) stays in `mensajes_despacho_pendiente` and is
- * retried with backoff until delivery confirms it.
+ * retried with backoff until delivery confirms it. A room's messages are always handed over
+ * in id order: a newer one never overtakes an older one waiting for a retry.
  */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
-  const { db, delivery, rooms, logger } = deps;
+  const { db, delivery, rooms, logger, serialize } = deps;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
 
-  const dispatch = async (message: Message, origin: string, attempts = 1) => {
+  const backoff = (attempts: number) => Math.min(1000 * 2 ** Math.min(Math.max(attempts - 1, 0), 5), MAX_BACKOFF_MS);
+
+  /** One hand-over; on failure the entry is rescheduled and false returned. */
+  const dispatchOne = async (message: Message, origin: string, attempts: number) => {
     try {
       await delivery.dispatch({ message, origin });
       await q.completeDispatch(db, message.id);
       return true;
     } catch (err) {
-      const delay = Math.min(1000 * 2 ** Math.min(attempts - 1, 5), MAX_BACKOFF_MS);
+      const delay = backoff(attempts);
       logger.warn({ mensajeId: String(message.id), attempts, retryInMs: delay, err: describeError(err) }, "[DISPATCH] delivery failed, will retry");
       await q.retryDispatchLater(db, message.id, delay).catch(() => {
         // The lease expires by itself; the next scan takes the entry again.
@@ -54,21 +65,42 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   };
 
+  const toProto = async (stored: q.StoredMessage) =>
+    create(MessageSchema, toMessage(stored, await rooms.get(stored.mensaje.salaChatId)));
+
+  /** Hands over a room's waiting entries in id order, stopping at the first failure. */
+  const drainRoom = async (entries: { stored: q.StoredMessage; origin: string; attempts: number }[]) => {
+    const waiting = await q.stillPending(db, entries.map((e) => e.stored.mensaje.id));
+    for (const entry of entries) {
+      if (!waiting.has(entry.stored.mensaje.id)) continue;
+      if (!(await dispatchOne(await toProto(entry.stored), entry.origin, entry.attempts))) return false;
+      logger.info({ mensajeId: String(entry.stored.mensaje.id), attempts: entry.attempts }, "[DISPATCH] delivered from outbox");
+    }
+    return true;
+  };
+
   const sweep = async () => {
     const due = await q.claimDueDispatches(db, BATCH, DISPATCH_LEASE_MS);
     if (due.length === 0) return;
     const stored = new Map((await q.getMessages(db, due.map((d) => d.mensajeId))).map((s) => [s.mensaje.id, s]));
+    const byRoom = new Map<bigint, { stored: q.StoredMessage; origin: string; attempts: number }[]>();
     for (const entry of due) {
-      if (stopped) return;
       const row = stored.get(entry.mensajeId);
       if (!row) {
         await q.completeDispatch(db, entry.mensajeId);
         continue;
       }
-      const room = await rooms.get(row.mensaje.salaChatId);
-      const message = create(MessageSchema, toMessage(row, room));
-      if (await dispatch(message, entry.origen, entry.intentos + 1)) {
-        logger.info({ mensajeId: String(entry.mensajeId), attempts: entry.intentos + 1 }, "[DISPATCH] delivered from outbox");
+      const list = byRoom.get(row.mensaje.salaChatId) ?? [];
+      list.push({ stored: row, origin: entry.origen, attempts: entry.intentos + 1 });
+      byRoom.set(row.mensaje.salaChatId, list);
+    }
+    for (const [roomId, entries] of byRoom) {
+      if (stopped) return;
+      try {
+        await serialize(String(roomId), () => drainRoom(entries));
+      } catch (err) {
+        // One room's trouble (e.g. rooms unreachable for its addressing) does not stop the others.
+        logger.warn({ roomId: String(roomId), err: describeError(err) }, "[DISPATCH] outbox entries of a room failed");
       }
     }
   };
@@ -85,7 +117,22 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   };
 
   return {
-    dispatch: (message, origin) => dispatch(message, origin),
+    async dispatchInOrder(message, origin) {
+      try {
+        const older = await q.pendingInRoomBefore(db, message.roomId, message.id);
+        const entries = older.map((o) => ({ stored: { mensaje: o.mensaje, cliente: o.cliente }, origin: o.entry.origen, attempts: o.entry.intentos + 1 }));
+        if (entries.length > 0 && !(await drainRoom(entries))) {
+          // An older message is still stuck: this one waits its turn in the outbox.
+          await q.retryDispatchLater(db, message.id, backoff(1));
+          return false;
+        }
+      } catch (err) {
+        logger.warn({ mensajeId: String(message.id), err: describeError(err) }, "[DISPATCH] could not check the room's older messages");
+        await q.retryDispatchLater(db, message.id, backoff(1)).catch(() => {});
+        return false;
+      }
+      return dispatchOne(message, origin, 1);
+    },
     start() {
       stopped = false;
       loop();

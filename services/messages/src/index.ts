@@ -4,6 +4,7 @@ import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
 import { createDispatcher } from "./dispatcher.js";
+import { createKeyedSerializer } from "./ordering.js";
 import { createRoomDirectory } from "./rooms.js";
 import { createRoutes, SERVICE_NAMES } from "./server.js";
 
@@ -22,12 +23,13 @@ export function startMessages(config: Config, logger: Logger): Promise<RunningSe
     build: ({ db }) => {
       const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile };
       const rooms = createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions });
-      const delivery = createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions });
+      const delivery = createServiceClient(DeliveryService, { ...clientOptions, baseUrl: config.deliveryUrl, timeoutMs: config.dispatchTimeoutMs });
       const directory = createRoomDirectory(rooms);
-      const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, intervalMs: config.dispatchRetryIntervalMs });
+      const serialize = createKeyedSerializer();
+      const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, serialize, intervalMs: config.dispatchRetryIntervalMs });
       dispatcher.start();
       return {
-        routes: createRoutes({ db, rooms, directory, dispatcher, maxMessageLength: config.maxMessageLength }),
+        routes: createRoutes({ db, rooms, directory, dispatcher, serialize, maxMessageLength: config.maxMessageLength }),
         close: () => dispatcher.stop(),
       };
     },

@@ -1,10 +1,13 @@
+/** Runs `task` when it is this key's turn; tasks of one key run one at a time, in call order. */
+export type Serialize = <T>(key: string, task: () => Promise<T>) => Promise<T>;
+
 /**
- * Runs tasks one at a time per key, in arrival order. SendMessage holds a room's turn from
- * the insert until delivery has published the event, so a room's messages are published in
+ * Runs tasks one at a time per key, in arrival order. SendMessage and the outbox both hold a
+ * room's turn while handing its messages to delivery, so a room's messages are published in
  * the order of their ids and every socket sees them in stored order (within this process;
  * see the README on running several messages replicas).
  */
-export function createKeyedSerializer() {
+export function createKeyedSerializer(): Serialize {
   const tails = new Map<string, Promise<void>>();
   return async function serialize<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = tails.get(key) ?? Promise.resolve();

@@ -6,7 +6,7 @@ import { RoomType, type Room, type RoomsService } from "@redup/proto/redup/rooms
 import * as q from "./db/queries.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { toMessage } from "./mappers.js";
-import { createKeyedSerializer } from "./ordering.js";
+import type { Serialize } from "./ordering.js";
 import type { RoomDirectory } from "./rooms.js";
 import { validateContent, validateSend, type SendInput } from "./validate.js";
 
@@ -15,6 +15,8 @@ export interface MessagesDeps {
   rooms: Client<typeof RoomsService>;
   directory: RoomDirectory;
   dispatcher: Dispatcher;
+  /** The per-room turn shared with the dispatcher's outbox. */
+  serialize: Serialize;
   maxMessageLength: number;
 }
 
@@ -26,7 +28,7 @@ const INLINE_LEASE_MS = 10_000;
 
 export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof MessagesService> {
   const { db, directory, dispatcher } = deps;
-  const serialize = createKeyedSerializer();
+  const { serialize } = deps;
 
   const load = async (id: bigint) => {
     const [row] = await q.getMessages(db, [id]);
@@ -54,7 +56,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       return { message: toMessage(result.duplicate, room), duplicate: true, dispatched: false };
     }
     const message = create(MessageSchema, toMessage(result.stored, room));
-    const dispatched = await dispatcher.dispatch(message, input.origin);
+    const dispatched = await dispatcher.dispatchInOrder(message, input.origin);
     return { message, duplicate: false, dispatched };
   };
 

@@ -50,6 +50,38 @@ describe("when delivery is down", () => {
   });
 });
 
+describe("after an outage", () => {
+  it("hands a room's messages to delivery in id order: a new one never overtakes a waiting one", async () => {
+    const port = await freePort();
+    const messages = await startMessages(loadConfig({ ...sys.env, DELIVERY_URL: `http://127.0.0.1:${port}`, DISPATCH_RETRY_INTERVAL_MS: "60000" }), logger);
+    const client = createServiceClient(MessagesService, { baseUrl: messages.url });
+    const nc = await connect({ servers: sys.natsUrl });
+    const ids: bigint[] = [];
+    const sub = nc.subscribe(`${sys.prefix}.user.71.message`, { callback: (_e, msg) => ids.push(fromBinary(MessageCreatedSchema, msg.data).message!.id) });
+    await nc.flush();
+    try {
+      const first = await client.sendMessage({ senderId: 70n, to: 71n, type: RoomType.DIRECTO, content: "primero" });
+      expect(first.dispatched).toBe(false);
+      // Delivery comes back; the outbox scan is far away, so only the next send can drain it.
+      const delivery = await startDelivery(deliveryConfig({ ...sys.env, DELIVERY_PORT: String(port) }), logger);
+      try {
+        const second = await client.sendMessage({ senderId: 70n, to: 71n, type: RoomType.DIRECTO, content: "segundo" });
+        expect(second.dispatched).toBe(true);
+        await nc.flush();
+        await waitFor(() => ids.length >= 2, 5000, "both events");
+        expect(ids).toEqual([first.message!.id, second.message!.id]);
+        expect(await query("select count(*)::int as n from mensajes_despacho_pendiente where mensaje_id in ($1, $2)", [String(first.message!.id), String(second.message!.id)])).toEqual([{ n: 0 }]);
+      } finally {
+        await delivery.close();
+      }
+    } finally {
+      sub.unsubscribe();
+      await nc.drain();
+      await messages.close();
+    }
+  });
+});
+
 describe("when rooms is down", () => {
   it("answers Unavailable and stores nothing", async () => {
     const deadRooms = await freePort();

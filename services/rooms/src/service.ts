@@ -21,6 +21,14 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
       return { room: toRoom(room), created };
     },
 
+    async findDirectRoom(req) {
+      const userId = requireId(req.userId, "user_id");
+      const peerId = requireId(req.peerId, "peer_id");
+      if (userId === peerId) throw invalidArgument("user_id and peer_id must be different users");
+      const room = await q.findDirectRoom(db, userId, peerId);
+      return { room: room ? toRoom(room) : undefined };
+    },
+
     async resolveGroupRoom(req) {
       const { room, created } = await q.resolveGroupRoom(db, requireId(req.groupId, "group_id"));
       return { room: toRoom(room), created };

@@ -47,6 +47,15 @@ describe("direct rooms", () => {
     expect(row.sala_uuid).toBe(first.room!.uuid);
   });
 
+  it("finds a pair's room without creating one", async () => {
+    const before = await countRooms();
+    expect((await client.findDirectRoom({ userId: 8001n, peerId: 8002n })).room).toBeUndefined();
+    expect(await countRooms()).toBe(before);
+    const { room } = await client.resolveDirectRoom({ userId: 8002n, peerId: 8001n });
+    expect((await client.findDirectRoom({ userId: 8001n, peerId: 8002n })).room!.id).toBe(room!.id);
+    expect(await codeOf(client.findDirectRoom({ userId: 5n, peerId: 5n }))).toBe(Code.InvalidArgument);
+  });
+
   it("creates exactly one room when first messages race, in both orders", async () => {
     const calls = Array.from({ length: 24 }, (_, i) =>
       client.resolveDirectRoom(i % 2 ? { userId: 5001n, peerId: 5002n } : { userId: 5002n, peerId: 5001n }),

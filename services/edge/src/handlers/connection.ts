@@ -46,13 +46,13 @@ async function persistedGroups(ctx: EdgeContext, userId: bigint): Promise<bigint
   return groups;
 }
 
-/** Sends the user's undelivered messages to this socket, oldest first. */
-async function catchUp(ctx: EdgeContext, member: Member, userId: bigint): Promise<number> {
+/** Sends the user's undelivered messages to this socket, oldest first; stops if it disconnects. */
+async function catchUp(ctx: EdgeContext, member: Member, userId: bigint, connected: () => boolean): Promise<number> {
   let sent = 0;
   let after = 0n;
-  while (sent < ctx.config.catchUpLimit) {
+  while (sent < ctx.config.catchUpLimit && connected()) {
     const page = await ctx.delivery.listPending({ userId, afterMessageId: after, pageSize: Math.min(PAGE, ctx.config.catchUpLimit - sent) });
-    if (page.messages.length === 0) break;
+    if (page.messages.length === 0 || !connected()) break;
     const { messages } = await ctx.messages.batchGetMessages({ messageIds: page.messages.map((m) => m.messageId) });
     for (const message of messages) {
       // A deleted message is not replayed.
@@ -62,6 +62,19 @@ async function catchUp(ctx: EdgeContext, member: Member, userId: bigint): Promis
     after = page.nextAfterMessageId;
   }
   return sent;
+}
+
+/** Retries `task` with backoff while the socket stays connected (at most ~1 minute). */
+async function withRetries(connected: () => boolean, task: () => Promise<void>): Promise<boolean> {
+  for (let attempt = 0, delay = 250; attempt < 8 && connected(); attempt++, delay = Math.min(delay * 2, 15_000)) {
+    try {
+      await task();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  return false;
 }
 
 /**
@@ -87,15 +100,27 @@ export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
   });
 
   log.info(`[CONNECT] user_id=${userId} | sid=${socket.id} | unido a room='${userId}'`);
-  const connected: ConnectedEvent = { status: "connected", user_id: userId, sid: socket.id };
-  socket.emit("connected", connected);
+  const hello: ConnectedEvent = { status: "connected", user_id: userId, sid: socket.id };
+  socket.emit("connected", hello);
 
+  const connected = () => socket.connected;
+  // Groups and catch-up are independent: a rooms outage must not hold back pending direct
+  // messages, and a failed re-join is retried in the background while the socket lives.
+  const rejoin = async () => {
+    for (const groupId of await persistedGroups(ctx, BigInt(userId))) {
+      if (connected()) ctx.fanout.joinGroup(member, String(groupId));
+    }
+  };
   void (async () => {
+    let joined = false;
     try {
-      for (const groupId of await persistedGroups(ctx, BigInt(userId))) {
-        if (socket.connected) ctx.fanout.joinGroup(member, String(groupId));
-      }
-      const replayed = socket.connected ? await catchUp(ctx, member, BigInt(userId)) : 0;
+      await rejoin();
+      joined = true;
+    } catch (err) {
+      log.warn({ err: describeError(err) }, "[CONNECT] could not re-join persisted groups yet; retrying");
+    }
+    try {
+      const replayed = connected() ? await catchUp(ctx, member, BigInt(userId), connected) : 0;
       ctx.metrics.catchUp.inc(replayed);
       if (replayed > 0) log.info({ replayed }, "[CATCH_UP] pending messages sent");
     } catch (err) {
@@ -104,6 +129,9 @@ export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
     } finally {
       const { overflowed } = member.goLive();
       if (overflowed) log.warn("[CATCH_UP] live messages overflowed during catch-up; they stay pending");
+    }
+    if (!joined && !(await withRetries(connected, rejoin)) && connected()) {
+      log.error("[CONNECT] persisted groups could not be re-joined; the client must reconnect");
     }
   })();
 }

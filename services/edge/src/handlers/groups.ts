@@ -1,4 +1,5 @@
 import { Code } from "@connectrpc/connect";
+import { describeError } from "@redup/kit";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { GroupJoinedReply } from "../events.js";
 import type { Member } from "../fanout.js";
@@ -7,13 +8,25 @@ import { asObject, parseId } from "../protocol/parse.js";
 import { onEvent } from "./dispatch.js";
 
 /**
- * True when the user may use the group: a local socket of theirs joined it, or rooms has
- * the membership (joined from another device or edge).
+ * Refuses unless the user is a member of the group. Sending may trust this edge's view (a
+ * local socket of the user joined; messages checks again); reading history always asks rooms,
+ * which is the record (a leave on another device may not have reached this edge yet).
  */
-export async function ensureMember(ctx: EdgeContext, userId: string, groupId: bigint): Promise<void> {
-  if (ctx.fanout.userInGroup(userId, String(groupId))) return;
+export async function ensureMember(ctx: EdgeContext, userId: string, groupId: bigint, options: { fresh?: boolean } = {}): Promise<void> {
+  if (!options.fresh && ctx.fanout.userInGroup(userId, String(groupId))) return;
   const { isMember } = await ctx.rooms.checkMembership({ groupId, userId: BigInt(userId) });
   if (!isMember) throw new ProtocolError("NOT_A_MEMBER", "no perteneces a este grupo: únete con join_group");
+}
+
+/** Applies a join/leave to the user's sockets here and, through the bus, on other edges. */
+async function announce(ctx: EdgeContext, userId: string, groupId: bigint, joined: boolean): Promise<void> {
+  try {
+    await ctx.fanout.changeMembership(userId, String(groupId), joined);
+  } catch (err) {
+    // Stored in rooms and applied here; other edges catch up when those sockets reconnect.
+    ctx.metrics.natsErrors.inc({ kind: "publish" });
+    ctx.logger.warn({ userId, groupId: String(groupId), err: describeError(err) }, "[NATS] membership change not announced to other edges");
+  }
 }
 
 export function registerGroupHandlers(ctx: EdgeContext, socket: EdgeSocket, member: Member): void {
@@ -24,8 +37,8 @@ export function registerGroupHandlers(ctx: EdgeContext, socket: EdgeSocket, memb
     } catch (err) {
       throw toProtocolError(err, { [Code.FailedPrecondition]: "NOT_A_MEMBER" });
     }
-    // Membership is the user's, so every local socket of the user listens to the group.
-    for (const m of ctx.fanout.socketsOf(member.userId)) ctx.fanout.joinGroup(m, String(groupId));
+    // Membership is the user's: every socket of the user, on every edge, listens to the group.
+    await announce(ctx, member.userId, groupId, true);
     ctx.logger.info({ userId: member.userId, sid: socket.id, groupId: String(groupId) }, `[JOIN_GROUP] user_id=${member.userId} | sid=${socket.id} | group_id=${groupId}`);
     const reply: GroupJoinedReply = { status: "ok", group_id: String(groupId), user_id: member.userId };
     return reply;
@@ -34,7 +47,7 @@ export function registerGroupHandlers(ctx: EdgeContext, socket: EdgeSocket, memb
   onEvent(ctx, socket, member, "leave_group", "group_left", async (payload) => {
     const groupId = parseId(asObject(payload)["group_id"], "group_id");
     await ctx.rooms.leaveGroup({ groupId, userId: BigInt(member.userId) });
-    for (const m of ctx.fanout.socketsOf(member.userId)) ctx.fanout.leaveGroup(m, String(groupId));
+    await announce(ctx, member.userId, groupId, false);
     ctx.logger.info({ userId: member.userId, sid: socket.id, groupId: String(groupId) }, `[LEAVE_GROUP] user_id=${member.userId} | sid=${socket.id} | group_id=${groupId}`);
     const reply: GroupJoinedReply = { status: "ok", group_id: String(groupId), user_id: member.userId };
     return reply;

@@ -25,10 +25,16 @@ export function registerHistoryHandlers(ctx: EdgeContext, socket: EdgeSocket, me
     let roomId: bigint;
     if (type === "directo") {
       if (to === userId) throw new ProtocolError("INVALID_ID", "to debe ser otro usuario");
-      roomId = (await ctx.rooms.resolveDirectRoom({ userId, peerId: to })).room!.id;
+      // Reading never creates a room: no room yet means no history.
+      const { room } = await ctx.rooms.findDirectRoom({ userId, peerId: to });
+      if (!room) {
+        const empty: HistoryReply = { status: "ok", messages: [], next_before_id: null };
+        return empty;
+      }
+      roomId = room.id;
     } else {
       // Only members read a group's history.
-      await ensureMember(ctx, member.userId, to);
+      await ensureMember(ctx, member.userId, to, { fresh: true });
       roomId = (await ctx.rooms.resolveGroupRoom({ groupId: to })).room!.id;
     }
     const page = await ctx.messages.listMessages({ roomId, beforeId, pageSize: limit });

@@ -7,16 +7,23 @@ import { MessageSchema } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { MessageDeletedReply, MessageEditedReply, SendAck } from "../events.js";
 import type { Member } from "../fanout.js";
-import { isOutage, ProtocolError, toProtocolError } from "../protocol/errors.js";
+import { ProtocolError, toProtocolError } from "../protocol/errors.js";
 import { ENUM_BY_KIND, isoUtc, roomTypeOf, toAck } from "../protocol/format.js";
 import { asObject, parseId, parseSend, parseText, type SendInput } from "../protocol/parse.js";
 import { onEvent } from "./dispatch.js";
 import { ensureMember } from "./groups.js";
 
-/** Failures where the guide's fallback applies: the message goes out live, unsaved. */
+/**
+ * Failures where the guide's fallback applies (the message goes out live, unsaved): the
+ * store certainly did not happen — messages or its dependencies were unreachable, the
+ * transaction was aborted, or an existing upred_db refused the row (FailedPrecondition,
+ * e.g. an unknown recipient). A deadline, cancellation or internal error leaves the outcome
+ * unknown (the message may yet be stored), so those are refused as SERVICE_UNAVAILABLE and
+ * the client retries, with client_msg_id to stay idempotent.
+ */
+const STORE_CERTAINLY_FAILED = new Set([Code.Unavailable, Code.Aborted, Code.ResourceExhausted, Code.FailedPrecondition]);
 function storeFailed(err: unknown): boolean {
-  // FailedPrecondition: an existing upred_db refused the row (e.g. unknown recipient).
-  return isOutage(err) || (err instanceof ConnectError && (err.code === Code.FailedPrecondition || err.code === Code.Internal));
+  return err instanceof ConnectError && STORE_CERTAINLY_FAILED.has(err.code);
 }
 
 export function registerMessageHandlers(ctx: EdgeContext, socket: EdgeSocket, member: Member): void {

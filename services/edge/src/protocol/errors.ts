@@ -25,11 +25,6 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 /** Codes for which a service failure means "try later" rather than "you asked wrongly". */
 const UNAVAILABLE = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.ResourceExhausted, Code.Canceled]);
 
-/** True when a failed service call is an outage (the send fallback applies), not a refusal. */
-export function isOutage(err: unknown): boolean {
-  return err instanceof ConnectError && UNAVAILABLE.has(err.code);
-}
-
 /**
  * Maps a failed service call to the protocol: refusals the services make (not a member, not
  * a recipient...) keep their meaning; outages say so; anything else is an internal error

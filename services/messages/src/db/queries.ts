@@ -144,3 +144,24 @@ export async function retryDispatchLater(db: MessagesDb, id: bigint, delayMs: nu
     .set({ proximoIntento: sql`now() + ${`${delayMs} milliseconds`}::interval` })
     .where(eq(mensajesDespachoPendiente.mensajeId, id));
 }
+
+/** Outbox entries of a room older than a message, oldest first, with their messages. */
+export function pendingInRoomBefore(db: MessagesDb, roomId: bigint, beforeId: bigint) {
+  return db
+    .select({ entry: mensajesDespachoPendiente, mensaje: mensajes, cliente: mensajesCliente })
+    .from(mensajesDespachoPendiente)
+    .innerJoin(mensajes, eq(mensajes.id, mensajesDespachoPendiente.mensajeId))
+    .leftJoin(mensajesCliente, eq(mensajesCliente.mensajeId, mensajes.id))
+    .where(and(eq(mensajes.salaChatId, roomId), lt(mensajesDespachoPendiente.mensajeId, beforeId)))
+    .orderBy(asc(mensajesDespachoPendiente.mensajeId));
+}
+
+/** Which of these outbox entries are still waiting (another path may have sent them). */
+export async function stillPending(db: MessagesDb, ids: bigint[]): Promise<Set<bigint>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: mensajesDespachoPendiente.mensajeId })
+    .from(mensajesDespachoPendiente)
+    .where(inArray(mensajesDespachoPendiente.mensajeId, ids));
+  return new Set(rows.map((r) => r.id));
+}

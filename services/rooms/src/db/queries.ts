@@ -45,6 +45,13 @@ export function resolveDirectRoom(db: RoomsDb, userId: bigint, peerId: bigint) {
   });
 }
 
+/** The direct room of a pair, if it exists; never creates one. */
+export async function findDirectRoom(db: RoomsDb, userId: bigint, peerId: bigint): Promise<SalaChat | undefined> {
+  const [lo, hi] = userId < peerId ? [userId, peerId] : [peerId, userId];
+  const [found] = await db.select().from(salasChat).where(directPair(lo, hi)).orderBy(asc(salasChat.id)).limit(1);
+  return found;
+}
+
 export function resolveGroupRoom(db: RoomsDb, groupId: bigint) {
   return findOrCreate(db, `redup:sala:grupal:${groupId}`, groupRoom(groupId), { tipoSala: "grupal", grupoId: groupId });
 }

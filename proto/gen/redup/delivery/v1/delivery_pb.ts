@@ -391,6 +391,7 @@ export const GetReceiptsResponseSchema: GenMessage<GetReceiptsResponse> = /*@__P
  *                                       and from the user (the sender's other devices too)
  *   <prefix>.group.<group_id>.message   redup.events.v1.MessageCreated, a group's messages
  *   <prefix>.user.<sender_id>.receipt   redup.events.v1.ReceiptUpdated, delivery/read receipts
+ *   <prefix>.user.<user_id>.membership  redup.events.v1.MembershipChanged (published by edges)
  * An edge subscribes to `<prefix>.user.<id>.>` for each user it holds and
  * `<prefix>.group.<id>.>` for each group one of its sockets joined.
  *

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file redup/events/v1/events.proto.
  */
 export const file_redup_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxyZWR1cC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9yZWR1cC5ldmVudHMudjEiTQoOTWVzc2FnZUNyZWF0ZWQSKwoHbWVzc2FnZRgBIAEoCzIaLnJlZHVwLm1lc3NhZ2VzLnYxLk1lc3NhZ2USDgoGb3JpZ2luGAIgASgJIqEBCg5SZWNlaXB0VXBkYXRlZBIqCgRraW5kGAEgASgOMhwucmVkdXAuZXZlbnRzLnYxLlJlY2VpcHRLaW5kEhIKCm1lc3NhZ2VfaWQYAiABKAMSEQoJc2VuZGVyX2lkGAMgASgDEhQKDHJlY2lwaWVudF9pZBgEIAEoAxImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqXgoLUmVjZWlwdEtpbmQSHAoYUkVDRUlQVF9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9LSU5EX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfS0lORF9SRUFEEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
+  fileDesc("ChxyZWR1cC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9yZWR1cC5ldmVudHMudjEiTQoOTWVzc2FnZUNyZWF0ZWQSKwoHbWVzc2FnZRgBIAEoCzIaLnJlZHVwLm1lc3NhZ2VzLnYxLk1lc3NhZ2USDgoGb3JpZ2luGAIgASgJIqEBCg5SZWNlaXB0VXBkYXRlZBIqCgRraW5kGAEgASgOMhwucmVkdXAuZXZlbnRzLnYxLlJlY2VpcHRLaW5kEhIKCm1lc3NhZ2VfaWQYAiABKAMSEQoJc2VuZGVyX2lkGAMgASgDEhQKDHJlY2lwaWVudF9pZBgEIAEoAxImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRgoRTWVtYmVyc2hpcENoYW5nZWQSDwoHdXNlcl9pZBgBIAEoAxIQCghncm91cF9pZBgCIAEoAxIOCgZqb2luZWQYAyABKAgqXgoLUmVjZWlwdEtpbmQSHAoYUkVDRUlQVF9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9LSU5EX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfS0lORF9SRUFEEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
 
 /**
  * MessageCreated announces a stored message to its recipients' and sender's devices.
@@ -99,6 +99,43 @@ export type ReceiptUpdated = Message<"redup.events.v1.ReceiptUpdated"> & {
  */
 export const ReceiptUpdatedSchema: GenMessage<ReceiptUpdated> = /*@__PURE__*/
   messageDesc(file_redup_events_v1_events, 1);
+
+/**
+ * MembershipChanged tells every edge holding a user's sockets that the user joined or left
+ * a group, so all of the user's devices start or stop receiving it. Published by the edge
+ * that handled join_group / leave_group on <prefix>.user.<user_id>.membership.
+ *
+ * @generated from message redup.events.v1.MembershipChanged
+ */
+export type MembershipChanged = Message<"redup.events.v1.MembershipChanged"> & {
+  /**
+   * The user whose membership changed.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * The group.
+   *
+   * @generated from field: int64 group_id = 2;
+   */
+  groupId: bigint;
+
+  /**
+   * True for a join, false for a leave.
+   *
+   * @generated from field: bool joined = 3;
+   */
+  joined: boolean;
+};
+
+/**
+ * Describes the message redup.events.v1.MembershipChanged.
+ * Use `create(MembershipChangedSchema)` to create a new message.
+ */
+export const MembershipChangedSchema: GenMessage<MembershipChanged> = /*@__PURE__*/
+  messageDesc(file_redup_events_v1_events, 2);
 
 /**
  * ReceiptKind says which receipt changed.

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file redup/rooms/v1/rooms.proto.
  */
 export const file_redup_rooms_v1_rooms: GenFile = /*@__PURE__*/
-  fileDesc("ChpyZWR1cC9yb29tcy92MS9yb29tcy5wcm90bxIOcmVkdXAucm9vbXMudjEi4AEKBFJvb20SCgoCaWQYASABKAMSDAoEdXVpZBgCIAEoCRImCgR0eXBlGAMgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSEQoJdXNlcl9hX2lkGAQgASgDEhEKCXVzZXJfYl9pZBgFIAEoAxIQCghncm91cF9pZBgGIAEoAxIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJfCgtHcm91cE1lbWJlchIQCghncm91cF9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDEi0KCWpvaW5lZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPAoYUmVzb2x2ZURpcmVjdFJvb21SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSDwoHcGVlcl9pZBgCIAEoAyJQChlSZXNvbHZlRGlyZWN0Um9vbVJlc3BvbnNlEiIKBHJvb20YASABKAsyFC5yZWR1cC5yb29tcy52MS5Sb29tEg8KB2NyZWF0ZWQYAiABKAgiKwoXUmVzb2x2ZUdyb3VwUm9vbVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAMiTwoYUmVzb2x2ZUdyb3VwUm9vbVJlc3BvbnNlEiIKBHJvb20YASABKAsyFC5yZWR1cC5yb29tcy52MS5Sb29tEg8KB2NyZWF0ZWQYAiABKAgiIQoOR2V0Um9vbVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoAyI1Cg9HZXRSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnJlZHVwLnJvb21zLnYxLlJvb20iNQoQSm9pbkdyb3VwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDInwKEUpvaW5Hcm91cFJlc3BvbnNlEisKBm1lbWJlchgBIAEoCzIbLnJlZHVwLnJvb21zLnYxLkdyb3VwTWVtYmVyEhYKDmFscmVhZHlfbWVtYmVyGAIgASgIEiIKBHJvb20YAyABKAsyFC5yZWR1cC5yb29tcy52MS5Sb29tIjYKEUxlYXZlR3JvdXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiKAoSTGVhdmVHcm91cFJlc3BvbnNlEhIKCndhc19tZW1iZXIYASABKAgiUgoXTGlzdEdyb3VwTWVtYmVyc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYQoYTGlzdEdyb3VwTWVtYmVyc1Jlc3BvbnNlEiwKB21lbWJlcnMYASADKAsyGy5yZWR1cC5yb29tcy52MS5Hcm91cE1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTwoVTGlzdFVzZXJHcm91cHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYwoWTGlzdFVzZXJHcm91cHNSZXNwb25zZRIwCgttZW1iZXJzaGlwcxgBIAMoCzIbLnJlZHVwLnJvb21zLnYxLkdyb3VwTWVtYmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI7ChZDaGVja01lbWJlcnNoaXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiLAoXQ2hlY2tNZW1iZXJzaGlwUmVzcG9uc2USEQoJaXNfbWVtYmVyGAEgASgIKlIKCFJvb21UeXBlEhkKFVJPT01fVFlQRV9VTlNQRUNJRklFRBAAEhUKEVJPT01fVFlQRV9ESVJFQ1RPEAESFAoQUk9PTV9UWVBFX0dSVVBBTBACMqYGCgxSb29tc1NlcnZpY2USbQoRUmVzb2x2ZURpcmVjdFJvb20SKC5yZWR1cC5yb29tcy52MS5SZXNvbHZlRGlyZWN0Um9vbVJlcXVlc3QaKS5yZWR1cC5yb29tcy52MS5SZXNvbHZlRGlyZWN0Um9vbVJlc3BvbnNlIgOQAgISagoQUmVzb2x2ZUdyb3VwUm9vbRInLnJlZHVwLnJvb21zLnYxLlJlc29sdmVHcm91cFJvb21SZXF1ZXN0GigucmVkdXAucm9vbXMudjEuUmVzb2x2ZUdyb3VwUm9vbVJlc3BvbnNlIgOQAgISTwoHR2V0Um9vbRIeLnJlZHVwLnJvb21zLnYxLkdldFJvb21SZXF1ZXN0Gh8ucmVkdXAucm9vbXMudjEuR2V0Um9vbVJlc3BvbnNlIgOQAgESVQoJSm9pbkdyb3VwEiAucmVkdXAucm9vbXMudjEuSm9pbkdyb3VwUmVxdWVzdBohLnJlZHVwLnJvb21zLnYxLkpvaW5Hcm91cFJlc3BvbnNlIgOQAgISWAoKTGVhdmVHcm91cBIhLnJlZHVwLnJvb21zLnYxLkxlYXZlR3JvdXBSZXF1ZXN0GiIucmVkdXAucm9vbXMudjEuTGVhdmVHcm91cFJlc3BvbnNlIgOQAgISagoQTGlzdEdyb3VwTWVtYmVycxInLnJlZHVwLnJvb21zLnYxLkxpc3RHcm91cE1lbWJlcnNSZXF1ZXN0GigucmVkdXAucm9vbXMudjEuTGlzdEdyb3VwTWVtYmVyc1Jlc3BvbnNlIgOQAgESZAoOTGlzdFVzZXJHcm91cHMSJS5yZWR1cC5yb29tcy52MS5MaXN0VXNlckdyb3Vwc1JlcXVlc3QaJi5yZWR1cC5yb29tcy52MS5MaXN0VXNlckdyb3Vwc1Jlc3BvbnNlIgOQAgESZwoPQ2hlY2tNZW1iZXJzaGlwEiYucmVkdXAucm9vbXMudjEuQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBonLnJlZHVwLnJvb21zLnYxLkNoZWNrTWVtYmVyc2hpcFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChpyZWR1cC9yb29tcy92MS9yb29tcy5wcm90bxIOcmVkdXAucm9vbXMudjEi4AEKBFJvb20SCgoCaWQYASABKAMSDAoEdXVpZBgCIAEoCRImCgR0eXBlGAMgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSEQoJdXNlcl9hX2lkGAQgASgDEhEKCXVzZXJfYl9pZBgFIAEoAxIQCghncm91cF9pZBgGIAEoAxIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJfCgtHcm91cE1lbWJlchIQCghncm91cF9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDEi0KCWpvaW5lZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPAoYUmVzb2x2ZURpcmVjdFJvb21SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSDwoHcGVlcl9pZBgCIAEoAyJQChlSZXNvbHZlRGlyZWN0Um9vbVJlc3BvbnNlEiIKBHJvb20YASABKAsyFC5yZWR1cC5yb29tcy52MS5Sb29tEg8KB2NyZWF0ZWQYAiABKAgiOQoVRmluZERpcmVjdFJvb21SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSDwoHcGVlcl9pZBgCIAEoAyI8ChZGaW5kRGlyZWN0Um9vbVJlc3BvbnNlEiIKBHJvb20YASABKAsyFC5yZWR1cC5yb29tcy52MS5Sb29tIisKF1Jlc29sdmVHcm91cFJvb21SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgDIk8KGFJlc29sdmVHcm91cFJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucmVkdXAucm9vbXMudjEuUm9vbRIPCgdjcmVhdGVkGAIgASgIIiEKDkdldFJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAMiNQoPR2V0Um9vbVJlc3BvbnNlEiIKBHJvb20YASABKAsyFC5yZWR1cC5yb29tcy52MS5Sb29tIjUKEEpvaW5Hcm91cFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoAyJ8ChFKb2luR3JvdXBSZXNwb25zZRIrCgZtZW1iZXIYASABKAsyGy5yZWR1cC5yb29tcy52MS5Hcm91cE1lbWJlchIWCg5hbHJlYWR5X21lbWJlchgCIAEoCBIiCgRyb29tGAMgASgLMhQucmVkdXAucm9vbXMudjEuUm9vbSI2ChFMZWF2ZUdyb3VwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDIigKEkxlYXZlR3JvdXBSZXNwb25zZRISCgp3YXNfbWVtYmVyGAEgASgIIlIKF0xpc3RHcm91cE1lbWJlcnNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgDEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImEKGExpc3RHcm91cE1lbWJlcnNSZXNwb25zZRIsCgdtZW1iZXJzGAEgAygLMhsucmVkdXAucm9vbXMudjEuR3JvdXBNZW1iZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk8KFUxpc3RVc2VyR3JvdXBzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgDEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImMKFkxpc3RVc2VyR3JvdXBzUmVzcG9uc2USMAoLbWVtYmVyc2hpcHMYASADKAsyGy5yZWR1cC5yb29tcy52MS5Hcm91cE1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOwoWQ2hlY2tNZW1iZXJzaGlwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDIiwKF0NoZWNrTWVtYmVyc2hpcFJlc3BvbnNlEhEKCWlzX21lbWJlchgBIAEoCCpSCghSb29tVHlwZRIZChVST09NX1RZUEVfVU5TUEVDSUZJRUQQABIVChFST09NX1RZUEVfRElSRUNUTxABEhQKEFJPT01fVFlQRV9HUlVQQUwQAjKMBwoMUm9vbXNTZXJ2aWNlEm0KEVJlc29sdmVEaXJlY3RSb29tEigucmVkdXAucm9vbXMudjEuUmVzb2x2ZURpcmVjdFJvb21SZXF1ZXN0GikucmVkdXAucm9vbXMudjEuUmVzb2x2ZURpcmVjdFJvb21SZXNwb25zZSIDkAICEmQKDkZpbmREaXJlY3RSb29tEiUucmVkdXAucm9vbXMudjEuRmluZERpcmVjdFJvb21SZXF1ZXN0GiYucmVkdXAucm9vbXMudjEuRmluZERpcmVjdFJvb21SZXNwb25zZSIDkAIBEmoKEFJlc29sdmVHcm91cFJvb20SJy5yZWR1cC5yb29tcy52MS5SZXNvbHZlR3JvdXBSb29tUmVxdWVzdBooLnJlZHVwLnJvb21zLnYxLlJlc29sdmVHcm91cFJvb21SZXNwb25zZSIDkAICEk8KB0dldFJvb20SHi5yZWR1cC5yb29tcy52MS5HZXRSb29tUmVxdWVzdBofLnJlZHVwLnJvb21zLnYxLkdldFJvb21SZXNwb25zZSIDkAIBElUKCUpvaW5Hcm91cBIgLnJlZHVwLnJvb21zLnYxLkpvaW5Hcm91cFJlcXVlc3QaIS5yZWR1cC5yb29tcy52MS5Kb2luR3JvdXBSZXNwb25zZSIDkAICElgKCkxlYXZlR3JvdXASIS5yZWR1cC5yb29tcy52MS5MZWF2ZUdyb3VwUmVxdWVzdBoiLnJlZHVwLnJvb21zLnYxLkxlYXZlR3JvdXBSZXNwb25zZSIDkAICEmoKEExpc3RHcm91cE1lbWJlcnMSJy5yZWR1cC5yb29tcy52MS5MaXN0R3JvdXBNZW1iZXJzUmVxdWVzdBooLnJlZHVwLnJvb21zLnYxLkxpc3RHcm91cE1lbWJlcnNSZXNwb25zZSIDkAIBEmQKDkxpc3RVc2VyR3JvdXBzEiUucmVkdXAucm9vbXMudjEuTGlzdFVzZXJHcm91cHNSZXF1ZXN0GiYucmVkdXAucm9vbXMudjEuTGlzdFVzZXJHcm91cHNSZXNwb25zZSIDkAIBEmcKD0NoZWNrTWVtYmVyc2hpcBImLnJlZHVwLnJvb21zLnYxLkNoZWNrTWVtYmVyc2hpcFJlcXVlc3QaJy5yZWR1cC5yb29tcy52MS5DaGVja01lbWJlcnNoaXBSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Room is one row of `salas_chat`.
@@ -180,6 +180,55 @@ export const ResolveDirectRoomResponseSchema: GenMessage<ResolveDirectRoomRespon
   messageDesc(file_redup_rooms_v1_rooms, 3);
 
 /**
+ * FindDirectRoomRequest names the two users, in any order.
+ *
+ * @generated from message redup.rooms.v1.FindDirectRoomRequest
+ */
+export type FindDirectRoomRequest = Message<"redup.rooms.v1.FindDirectRoomRequest"> & {
+  /**
+   * One user of the pair.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * The other user of the pair; must differ from user_id.
+   *
+   * @generated from field: int64 peer_id = 2;
+   */
+  peerId: bigint;
+};
+
+/**
+ * Describes the message redup.rooms.v1.FindDirectRoomRequest.
+ * Use `create(FindDirectRoomRequestSchema)` to create a new message.
+ */
+export const FindDirectRoomRequestSchema: GenMessage<FindDirectRoomRequest> = /*@__PURE__*/
+  messageDesc(file_redup_rooms_v1_rooms, 4);
+
+/**
+ * FindDirectRoomResponse returns the pair's room, if there is one.
+ *
+ * @generated from message redup.rooms.v1.FindDirectRoomResponse
+ */
+export type FindDirectRoomResponse = Message<"redup.rooms.v1.FindDirectRoomResponse"> & {
+  /**
+   * The room shared by both users; unset when there is none yet.
+   *
+   * @generated from field: redup.rooms.v1.Room room = 1;
+   */
+  room?: Room | undefined;
+};
+
+/**
+ * Describes the message redup.rooms.v1.FindDirectRoomResponse.
+ * Use `create(FindDirectRoomResponseSchema)` to create a new message.
+ */
+export const FindDirectRoomResponseSchema: GenMessage<FindDirectRoomResponse> = /*@__PURE__*/
+  messageDesc(file_redup_rooms_v1_rooms, 5);
+
+/**
  * ResolveGroupRoomRequest names the group.
  *
  * @generated from message redup.rooms.v1.ResolveGroupRoomRequest
@@ -198,7 +247,7 @@ export type ResolveGroupRoomRequest = Message<"redup.rooms.v1.ResolveGroupRoomRe
  * Use `create(ResolveGroupRoomRequestSchema)` to create a new message.
  */
 export const ResolveGroupRoomRequestSchema: GenMessage<ResolveGroupRoomRequest> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 4);
+  messageDesc(file_redup_rooms_v1_rooms, 6);
 
 /**
  * ResolveGroupRoomResponse returns the group's room.
@@ -226,7 +275,7 @@ export type ResolveGroupRoomResponse = Message<"redup.rooms.v1.ResolveGroupRoomR
  * Use `create(ResolveGroupRoomResponseSchema)` to create a new message.
  */
 export const ResolveGroupRoomResponseSchema: GenMessage<ResolveGroupRoomResponse> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 5);
+  messageDesc(file_redup_rooms_v1_rooms, 7);
 
 /**
  * GetRoomRequest names a room.
@@ -247,7 +296,7 @@ export type GetRoomRequest = Message<"redup.rooms.v1.GetRoomRequest"> & {
  * Use `create(GetRoomRequestSchema)` to create a new message.
  */
 export const GetRoomRequestSchema: GenMessage<GetRoomRequest> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 6);
+  messageDesc(file_redup_rooms_v1_rooms, 8);
 
 /**
  * GetRoomResponse returns the room.
@@ -268,7 +317,7 @@ export type GetRoomResponse = Message<"redup.rooms.v1.GetRoomResponse"> & {
  * Use `create(GetRoomResponseSchema)` to create a new message.
  */
 export const GetRoomResponseSchema: GenMessage<GetRoomResponse> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 7);
+  messageDesc(file_redup_rooms_v1_rooms, 9);
 
 /**
  * JoinGroupRequest names the group and the joining user.
@@ -296,7 +345,7 @@ export type JoinGroupRequest = Message<"redup.rooms.v1.JoinGroupRequest"> & {
  * Use `create(JoinGroupRequestSchema)` to create a new message.
  */
 export const JoinGroupRequestSchema: GenMessage<JoinGroupRequest> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 8);
+  messageDesc(file_redup_rooms_v1_rooms, 10);
 
 /**
  * JoinGroupResponse returns the membership and the group's room.
@@ -331,7 +380,7 @@ export type JoinGroupResponse = Message<"redup.rooms.v1.JoinGroupResponse"> & {
  * Use `create(JoinGroupResponseSchema)` to create a new message.
  */
 export const JoinGroupResponseSchema: GenMessage<JoinGroupResponse> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 9);
+  messageDesc(file_redup_rooms_v1_rooms, 11);
 
 /**
  * LeaveGroupRequest names the group and the leaving user.
@@ -359,7 +408,7 @@ export type LeaveGroupRequest = Message<"redup.rooms.v1.LeaveGroupRequest"> & {
  * Use `create(LeaveGroupRequestSchema)` to create a new message.
  */
 export const LeaveGroupRequestSchema: GenMessage<LeaveGroupRequest> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 10);
+  messageDesc(file_redup_rooms_v1_rooms, 12);
 
 /**
  * LeaveGroupResponse tells whether there was a membership to end.
@@ -380,7 +429,7 @@ export type LeaveGroupResponse = Message<"redup.rooms.v1.LeaveGroupResponse"> & 
  * Use `create(LeaveGroupResponseSchema)` to create a new message.
  */
 export const LeaveGroupResponseSchema: GenMessage<LeaveGroupResponse> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 11);
+  messageDesc(file_redup_rooms_v1_rooms, 13);
 
 /**
  * ListGroupMembersRequest pages through a group's members.
@@ -415,7 +464,7 @@ export type ListGroupMembersRequest = Message<"redup.rooms.v1.ListGroupMembersRe
  * Use `create(ListGroupMembersRequestSchema)` to create a new message.
  */
 export const ListGroupMembersRequestSchema: GenMessage<ListGroupMembersRequest> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 12);
+  messageDesc(file_redup_rooms_v1_rooms, 14);
 
 /**
  * ListGroupMembersResponse is one page of members.
@@ -443,7 +492,7 @@ export type ListGroupMembersResponse = Message<"redup.rooms.v1.ListGroupMembersR
  * Use `create(ListGroupMembersResponseSchema)` to create a new message.
  */
 export const ListGroupMembersResponseSchema: GenMessage<ListGroupMembersResponse> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 13);
+  messageDesc(file_redup_rooms_v1_rooms, 15);
 
 /**
  * ListUserGroupsRequest pages through a user's groups.
@@ -478,7 +527,7 @@ export type ListUserGroupsRequest = Message<"redup.rooms.v1.ListUserGroupsReques
  * Use `create(ListUserGroupsRequestSchema)` to create a new message.
  */
 export const ListUserGroupsRequestSchema: GenMessage<ListUserGroupsRequest> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 14);
+  messageDesc(file_redup_rooms_v1_rooms, 16);
 
 /**
  * ListUserGroupsResponse is one page of the user's memberships.
@@ -506,7 +555,7 @@ export type ListUserGroupsResponse = Message<"redup.rooms.v1.ListUserGroupsRespo
  * Use `create(ListUserGroupsResponseSchema)` to create a new message.
  */
 export const ListUserGroupsResponseSchema: GenMessage<ListUserGroupsResponse> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 15);
+  messageDesc(file_redup_rooms_v1_rooms, 17);
 
 /**
  * CheckMembershipRequest names the group and the user.
@@ -534,7 +583,7 @@ export type CheckMembershipRequest = Message<"redup.rooms.v1.CheckMembershipRequ
  * Use `create(CheckMembershipRequestSchema)` to create a new message.
  */
 export const CheckMembershipRequestSchema: GenMessage<CheckMembershipRequest> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 16);
+  messageDesc(file_redup_rooms_v1_rooms, 18);
 
 /**
  * CheckMembershipResponse answers the membership question.
@@ -555,7 +604,7 @@ export type CheckMembershipResponse = Message<"redup.rooms.v1.CheckMembershipRes
  * Use `create(CheckMembershipResponseSchema)` to create a new message.
  */
 export const CheckMembershipResponseSchema: GenMessage<CheckMembershipResponse> = /*@__PURE__*/
-  messageDesc(file_redup_rooms_v1_rooms, 17);
+  messageDesc(file_redup_rooms_v1_rooms, 19);
 
 /**
  * RoomType is the kind of a room (column `salas_chat.tipo_sala`, enum `tipo_sala_chat_enum`).
@@ -609,6 +658,17 @@ export const RoomsService: GenService<{
     methodKind: "unary";
     input: typeof ResolveDirectRoomRequestSchema;
     output: typeof ResolveDirectRoomResponseSchema;
+  },
+  /**
+   * FindDirectRoom looks up the direct room of a pair without creating it (for reads such
+   * as history); the response has no room when the two users never wrote to each other.
+   *
+   * @generated from rpc redup.rooms.v1.RoomsService.FindDirectRoom
+   */
+  findDirectRoom: {
+    methodKind: "unary";
+    input: typeof FindDirectRoomRequestSchema;
+    output: typeof FindDirectRoomResponseSchema;
   },
   /**
    * ResolveGroupRoom finds or creates the one room of a group. Race-safe like ResolveDirectRoom.
