@@ -45,7 +45,7 @@ function detectService() {
     for (const arg of argv) {
       const fromPath = /services\/([a-z]+)\/dist\/main\.js$/.exec(arg);
       if (fromPath) return fromPath[1];
-      if (arg in DEFAULT_PORTS) return arg;
+      if (Object.hasOwn(DEFAULT_PORTS, arg)) return arg;
     }
   } catch {
     // not Linux, or no /proc: only SERVICE can say
@@ -181,7 +181,7 @@ async function main(argv) {
     result = await httpCheck(port, path, { tls: tlsOn("edge") });
   } else if (mode === undefined) {
     const service = detectService();
-    if (!service || !(service in DEFAULT_PORTS)) usage(`unknown service "${service ?? ""}": set SERVICE`);
+    if (!service || !Object.hasOwn(DEFAULT_PORTS, service)) usage(`unknown service "${service ?? ""}": set SERVICE`);
     if (GRPC_SERVICES.includes(service)) {
       const port = parsePort(env(`${service.toUpperCase()}_PORT`) ?? DEFAULT_PORTS[service]);
       what = `${service} grpc ${HOST}:${port}`;
