@@ -19,14 +19,15 @@ const REDACT = [
   "*.databaseUrl",
 ];
 
-export function createLogger(options: { service: string; level?: string }): Logger {
-  return pino({
+export function createLogger(options: { service: string; level?: string; destination?: pino.DestinationStream }): Logger {
+  const settings = {
     name: options.service,
     level: options.level ?? "info",
     base: { service: options.service },
     redact: { paths: REDACT, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
 /** Removes the password from a connection string so it can be logged. */

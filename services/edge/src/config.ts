@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { loadEnv, logLevel, natsVars, nodeEnv, port, positiveInt, serviceUrlVars, z, type Env, type TlsFiles } from "@redup/kit";
+import { readFileSync } from "node:fs";
+import { ConfigError, loadEnv, logLevel, natsVars, nodeEnv, port, positiveInt, serviceUrlVars, z, type Env, type TlsFiles } from "@redup/kit";
 
 export interface Config {
   env: "development" | "production" | "test";
@@ -26,6 +27,42 @@ export interface Config {
   logLevel: string;
   /** Serve the /demo page (on by default outside production). */
   demoPage: boolean;
+  /** How clients prove who they are; `none` trusts the guide's bare user_id (development only). */
+  auth: AuthConfig;
+  /** `open`: anyone may join any group (the guide); `members`: only users registered through rooms. */
+  groupPolicy: "open" | "members";
+  limits: Limits;
+}
+
+export type AuthConfig =
+  | { mode: "none" }
+  | {
+      mode: "jwt";
+      /** HS256 shared secret (SECRET_KEY). */
+      secret?: string;
+      /** RS256/ES256 public key in PEM (JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE). */
+      publicKey?: string;
+      /** RS256/ES256 keys fetched from a JWKS endpoint (JWT_JWKS_URL). */
+      jwksUrl?: string;
+      issuer?: string;
+      audience?: string;
+    };
+
+export interface Limits {
+  /** Token bucket per connection: events per second, and the burst allowed. */
+  eventsPerSecond: number;
+  eventBurst: number;
+  /** Token bucket per user across their sockets on this edge. */
+  userEventsPerSecond: number;
+  userEventBurst: number;
+  maxSocketsPerUser: number;
+  maxConnections: number;
+  /** Packets waiting to be written to one socket before it is cut as too slow. */
+  maxBufferedPackets: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  /** How long a client has to finish the Socket.IO handshake. */
+  connectTimeoutMs: number;
 }
 
 const corsOrigins = z
@@ -60,10 +97,42 @@ export function loadConfig(env: Env = process.env): Config {
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       LOG_LEVEL: logLevel,
       DEMO_PAGE: z.enum(["true", "false", "1", "0"]).optional(),
+      SECRET_KEY: z.string().optional(),
+      JWT_PUBLIC_KEY: z.string().optional(),
+      JWT_PUBLIC_KEY_FILE: z.string().optional(),
+      JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+      JWT_ISSUER: z.string().optional(),
+      JWT_AUDIENCE: z.string().optional(),
+      AUTH_REQUIRED: z.enum(["true", "false"]).optional(),
+      GROUP_POLICY: z.enum(["open", "members"]).default("open"),
+      RATE_LIMIT_EVENTS_PER_SEC: positiveInt(20),
+      RATE_LIMIT_EVENT_BURST: positiveInt(40),
+      RATE_LIMIT_USER_EVENTS_PER_SEC: positiveInt(50),
+      RATE_LIMIT_USER_EVENT_BURST: positiveInt(100),
+      MAX_SOCKETS_PER_USER: positiveInt(10),
+      MAX_CONNECTIONS: positiveInt(50_000),
+      MAX_BUFFERED_PACKETS: positiveInt(1000),
+      PING_INTERVAL_MS: positiveInt(25_000),
+      PING_TIMEOUT_MS: positiveInt(20_000),
+      CONNECT_TIMEOUT_MS: positiveInt(10_000),
     }),
     env,
   );
   return {
+    auth: authConfig(c),
+    groupPolicy: c.GROUP_POLICY,
+    limits: {
+      eventsPerSecond: c.RATE_LIMIT_EVENTS_PER_SEC,
+      eventBurst: c.RATE_LIMIT_EVENT_BURST,
+      userEventsPerSecond: c.RATE_LIMIT_USER_EVENTS_PER_SEC,
+      userEventBurst: c.RATE_LIMIT_USER_EVENT_BURST,
+      maxSocketsPerUser: c.MAX_SOCKETS_PER_USER,
+      maxConnections: c.MAX_CONNECTIONS,
+      maxBufferedPackets: c.MAX_BUFFERED_PACKETS,
+      pingIntervalMs: c.PING_INTERVAL_MS,
+      pingTimeoutMs: c.PING_TIMEOUT_MS,
+      connectTimeoutMs: c.CONNECT_TIMEOUT_MS,
+    },
     env: c.NODE_ENV,
     host: c.HOST,
     port: c.PORT,
@@ -83,5 +152,43 @@ export function loadConfig(env: Env = process.env): Config {
     edgeId: c.EDGE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`,
     logLevel: c.LOG_LEVEL,
     demoPage: c.DEMO_PAGE === undefined ? c.NODE_ENV !== "production" : c.DEMO_PAGE === "true" || c.DEMO_PAGE === "1",
+  };
+}
+
+/**
+ * JWTs are required when a public key or JWKS is configured, or when SECRET_KEY is set in
+ * production (or AUTH_REQUIRED=true). In development the guide's .env sets SECRET_KEY for
+ * other purposes, so it alone keeps the guide's bare user_id. Production without any key
+ * refuses to start.
+ */
+function authConfig(c: {
+  NODE_ENV: string;
+  SECRET_KEY?: string | undefined;
+  JWT_PUBLIC_KEY?: string | undefined;
+  JWT_PUBLIC_KEY_FILE?: string | undefined;
+  JWT_JWKS_URL?: string | undefined;
+  JWT_ISSUER?: string | undefined;
+  JWT_AUDIENCE?: string | undefined;
+  AUTH_REQUIRED?: "true" | "false" | undefined;
+}): AuthConfig {
+  const publicKey = c.JWT_PUBLIC_KEY ?? (c.JWT_PUBLIC_KEY_FILE ? readFileSync(c.JWT_PUBLIC_KEY_FILE, "utf8") : undefined);
+  const production = c.NODE_ENV === "production";
+  const required =
+    c.AUTH_REQUIRED === "true" || publicKey !== undefined || c.JWT_JWKS_URL !== undefined || (c.SECRET_KEY !== undefined && production);
+  if (!required) {
+    if (production) throw new ConfigError("invalid configuration: production needs SECRET_KEY, JWT_PUBLIC_KEY(_FILE) or JWT_JWKS_URL to authenticate clients");
+    return { mode: "none" };
+  }
+  if (!c.SECRET_KEY && !publicKey && !c.JWT_JWKS_URL)
+    throw new ConfigError("invalid configuration: AUTH_REQUIRED=true needs SECRET_KEY, JWT_PUBLIC_KEY(_FILE) or JWT_JWKS_URL");
+  if (c.SECRET_KEY !== undefined && Buffer.byteLength(c.SECRET_KEY) < 32)
+    throw new ConfigError("invalid configuration: SECRET_KEY must be at least 32 bytes to sign HS256 tokens");
+  return {
+    mode: "jwt",
+    ...(c.SECRET_KEY ? { secret: c.SECRET_KEY } : {}),
+    ...(publicKey ? { publicKey } : {}),
+    ...(c.JWT_JWKS_URL ? { jwksUrl: c.JWT_JWKS_URL } : {}),
+    ...(c.JWT_ISSUER ? { issuer: c.JWT_ISSUER } : {}),
+    ...(c.JWT_AUDIENCE ? { audience: c.JWT_AUDIENCE } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { DefaultEventsMap, Socket } from "socket.io";
 import type { Config } from "./config.js";
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./events.js";
 import type { Fanout } from "./fanout.js";
+import type { RateLimiter } from "./limits.js";
 import type { Metrics } from "./metrics.js";
 
 export type EdgeSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketData>;
@@ -20,6 +21,7 @@ export interface EdgeContext {
   rooms: Client<typeof RoomsService>;
   messages: Client<typeof MessagesService>;
   delivery: Client<typeof DeliveryService>;
+  limiter: RateLimiter;
   /** Counts event handlers in progress, so shutdown can wait for them. */
   inflight: { count: number };
 }

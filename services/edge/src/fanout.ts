@@ -12,10 +12,12 @@ const SEEN_PER_SOCKET = 2048;
 /** Live messages held for a socket while its catch-up runs; beyond this they wait for the next connect. */
 const MAX_BUFFERED = 10_000;
 
-/** What fan-out needs of a socket: its identity and a way to emit. */
+/** What fan-out needs of a socket: its identity, a way to emit, and its write backlog. */
 export interface SocketLike {
   id: string;
   emit(event: string, payload: unknown): unknown;
+  /** The Engine.IO connection; its writeBuffer holds packets not yet sent. */
+  conn?: { writeBuffer?: unknown[] };
 }
 
 /**
@@ -32,15 +34,21 @@ export class Member {
   constructor(
     readonly socket: SocketLike,
     readonly userId: string,
+    /** Cuts a socket that cannot keep up; its messages stay pending for catch-up. */
+    private readonly slow: { maxBufferedPackets: number; onSlow: () => void } = { maxBufferedPackets: Infinity, onSlow: () => {} },
   ) {}
 
   get sid(): string {
     return this.socket.id;
   }
 
-  /** Emits receive_message unless this socket already got the message. */
+  /** Emits receive_message unless this socket already got the message, or cannot keep up. */
   emitMessage(message: ReceivedMessage): boolean {
     if (this.seen.has(message.mensaje_uuid)) return false;
+    if ((this.socket.conn?.writeBuffer?.length ?? 0) >= this.slow.maxBufferedPackets) {
+      this.slow.onSlow();
+      return false;
+    }
     this.seen.add(message.mensaje_uuid);
     if (this.seen.size > SEEN_PER_SOCKET) this.seen.delete(this.seen.values().next().value!);
     this.socket.emit("receive_message", message);

@@ -21,7 +21,13 @@ export async function startEdge(config: Config, logger: Logger, bus?: EventBus):
     `[SERVICES] rooms, messages and delivery over gRPC; live events over ${bus ? "the in-process bus" : "NATS"}`,
   );
   if (config.demoPage) logger.info(`[DEMO] ${server.url}/demo (set DEMO_PAGE=false to turn it off)`);
-  logger.warn("[AUTH] the client's user_id is trusted as is (development, as in the guide): do not expose this edge to the internet");
+  if (config.auth.mode === "none") {
+    logger.warn("[AUTH] no SECRET_KEY/JWT keys: the client's user_id is trusted as is (development, as in the guide); do not expose this edge to the internet");
+  } else {
+    const kinds = [config.auth.secret && "HS256 (SECRET_KEY)", config.auth.publicKey && "public key", config.auth.jwksUrl && "JWKS"].filter(Boolean);
+    logger.info({ kinds }, `[AUTH] clients must present a JWT (${kinds.join(", ")}); its sub is the user id`);
+  }
+  logger.info({ policy: config.groupPolicy }, `[GROUPS] join policy: ${config.groupPolicy}`);
   return {
     ...server,
     async close() {

@@ -12,8 +12,10 @@ import type { Config } from "./config.js";
 import type { EdgeContext } from "./context.js";
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./events.js";
 import { createFanout } from "./fanout.js";
-import { authenticate, onConnection } from "./handlers/connection.js";
+import { createAuthenticator } from "./auth.js";
+import { createHandshake, onConnection } from "./handlers/connection.js";
 import { createHttpRoutes } from "./http.js";
+import { createRateLimiter } from "./limits.js";
 import { createMetrics, rpcMetricsInterceptor } from "./metrics.js";
 
 export interface EdgeServer {
@@ -40,6 +42,7 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     rooms: createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions }),
     messages: createServiceClient(MessagesService, { baseUrl: config.messagesUrl, ...clientOptions }),
     delivery: createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions }),
+    limiter: createRateLimiter(config.limits),
     inflight: { count: 0 },
   };
   let draining = false;
@@ -67,11 +70,14 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
     cors: { origin: config.corsOrigins === "*" ? "*" : config.corsOrigins, credentials: config.corsOrigins !== "*" },
     maxHttpBufferSize: config.maxHttpBufferSize,
+    pingInterval: config.limits.pingIntervalMs,
+    pingTimeout: config.limits.pingTimeoutMs,
+    connectTimeout: config.limits.connectTimeoutMs,
     // The client bundle at /socket.io/socket.io.js is served for the demo page only.
     serveClient: config.demoPage,
     cleanupEmptyChildNamespaces: true,
   });
-  io.use(authenticate);
+  io.use(createHandshake(context, createAuthenticator(config.auth)));
   io.on("connection", (socket) => onConnection(context, socket));
 
   await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createLogger } from "@redup/kit";
+import { createLogger, type Logger } from "@redup/kit";
 import { createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
 import { startCoreServices, type CoreServices } from "@redup/system";
 import { io, type Socket } from "socket.io-client";
@@ -16,7 +16,7 @@ export interface Stack {
   core: CoreServices;
   env: Record<string, string>;
   edges: EdgeServer[];
-  startEdge(extra?: Record<string, string>): Promise<EdgeServer>;
+  startEdge(extra?: Record<string, string>, logger?: Logger): Promise<EdgeServer>;
   query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
@@ -44,8 +44,10 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     core,
     env,
     edges,
-    async startEdge(extra = {}) {
-      const edge = await startEdge(loadConfig({ ...env, PORT: "0", ...extra }), logger);
+    async startEdge(extra = {}, extraLogger?: Logger) {
+      // Tests drive sockets faster than people do: generous budgets unless a test sets its own.
+      const budgets = { RATE_LIMIT_EVENTS_PER_SEC: "1000", RATE_LIMIT_EVENT_BURST: "1000", RATE_LIMIT_USER_EVENTS_PER_SEC: "2000", RATE_LIMIT_USER_EVENT_BURST: "2000" };
+      const edge = await startEdge(loadConfig({ ...env, PORT: "0", ...budgets, ...extra }), extraLogger ?? logger);
       edges.push(edge);
       return edge;
     },

@@ -2,9 +2,10 @@ import { describeError } from "@redup/kit";
 import type { ExtendedError } from "socket.io";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ConnectedEvent } from "../events.js";
-import { Member } from "../fanout.js";
+import { Member, type SocketLike } from "../fanout.js";
 import { toReceived } from "../protocol/format.js";
-import { parseId } from "../protocol/parse.js";
+import type { HandshakeInput, Identity } from "../auth.js";
+import { ProtocolError } from "../protocol/errors.js";
 import { registerGroupHandlers } from "./groups.js";
 import { registerHistoryHandlers } from "./history.js";
 import { registerMessageHandlers } from "./messages.js";
@@ -19,19 +20,39 @@ function refusal(message: string, code: string): ExtendedError {
 }
 
 /**
- * The handshake: `user_id` from the query (`?user_id=123`) or the `auth` object. Missing
- * is refused with exactly "user_id es requerido", as the guide says.
+ * The handshake middleware: who the client is (the guide's `user_id`, or a verified JWT —
+ * see auth.ts), then the connection caps. Refusals reach the client as `connect_error` with
+ * the message and `data.code`; "user_id es requerido" is the guide's exact text.
  */
-export function authenticate(socket: EdgeSocket, next: (err?: ExtendedError) => void): void {
-  const auth = socket.handshake.auth as Record<string, unknown> | undefined;
-  const raw = auth?.["user_id"] ?? socket.handshake.query["user_id"];
-  if (raw === undefined || raw === null || raw === "") return next(refusal("user_id es requerido", "USER_ID_REQUIRED"));
-  try {
-    socket.data.userId = String(parseId(raw, "user_id"));
-  } catch {
-    return next(refusal("user_id inválido", "USER_ID_INVALID"));
-  }
-  next();
+export function createHandshake(ctx: EdgeContext, authenticate: (input: HandshakeInput) => Promise<Identity>) {
+  return (socket: EdgeSocket, next: (err?: ExtendedError) => void): void => {
+    const { limits } = ctx.config;
+    authenticate({ auth: socket.handshake.auth as Record<string, unknown> | undefined, query: socket.handshake.query })
+      .then((identity) => {
+        if (socket.nsp.sockets.size >= limits.maxConnections)
+          return next(refusal("el servidor está lleno, reintenta más tarde", "SERVER_FULL"));
+        if (ctx.fanout.socketsOf(identity.userId).size >= limits.maxSocketsPerUser)
+          return next(refusal(`demasiadas conexiones abiertas para este usuario (máximo ${limits.maxSocketsPerUser})`, "TOO_MANY_CONNECTIONS"));
+        socket.data.userId = identity.userId;
+        if (identity.expiresAt !== undefined) expireAt(socket, identity.expiresAt);
+        next();
+      })
+      .catch((err: unknown) => {
+        if (err instanceof ProtocolError) return next(refusal(err.message, err.code));
+        ctx.logger.warn({ err: describeError(err) }, "[CONNECT] handshake check failed");
+        next(refusal("no se pudo verificar la identidad, reintenta", "SERVICE_UNAVAILABLE"));
+      });
+  };
+}
+
+/** Cuts the socket when its token expires; the client reconnects with a fresh token. */
+function expireAt(socket: EdgeSocket, expiresAt: number): void {
+  const delay = Math.min(Math.max(expiresAt - Date.now(), 0), 2 ** 31 - 1);
+  const timer = setTimeout(() => {
+    socket.emit("error", { event: "connection", code: "UNAUTHORIZED", message: "token expirado" });
+    socket.disconnect(true);
+  }, delay);
+  socket.once("disconnect", () => clearTimeout(timer));
 }
 
 /** Every group the user belongs to, across pages. */
@@ -83,8 +104,16 @@ async function withRetries(connected: () => boolean, task: () => Promise<void>):
  */
 export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
   const userId = socket.data.userId;
-  const member = new Member(socket, userId);
   const log = ctx.logger.child({ sid: socket.id, userId });
+  const member = new Member(socket as unknown as SocketLike, userId, {
+    maxBufferedPackets: ctx.config.limits.maxBufferedPackets,
+    onSlow: () => {
+      if (!socket.connected) return;
+      // Bounded memory: a socket that cannot keep up is cut; what it missed stays pending.
+      log.warn({ buffered: ctx.config.limits.maxBufferedPackets }, "[DISCONNECT] socket cannot keep up; disconnecting it");
+      socket.disconnect(true);
+    },
+  });
   ctx.fanout.add(member);
   ctx.metrics.sockets.inc();
 
@@ -95,6 +124,7 @@ export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
 
   socket.on("disconnect", (reason) => {
     ctx.fanout.remove(member);
+    if (ctx.fanout.socketsOf(userId).size === 0) ctx.limiter.forget(userId);
     ctx.metrics.sockets.dec();
     log.info({ reason }, `[DISCONNECT] sid=${socket.id}`);
   });

@@ -38,6 +38,10 @@ export function onEvent(
       ack?.({ status: "error", code, message });
       emit("error", { event, code, message });
     };
+    if (!ctx.limiter.allow(member, member.userId)) {
+      refuse("RATE_LIMITED", "demasiados eventos; espera un momento y reintenta");
+      return;
+    }
     if (queue.size >= MAX_QUEUED) {
       refuse("RATE_LIMITED", "demasiados eventos pendientes en esta conexión; espera las respuestas");
       return;

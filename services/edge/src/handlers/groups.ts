@@ -32,10 +32,16 @@ async function announce(ctx: EdgeContext, userId: string, groupId: bigint, joine
 export function registerGroupHandlers(ctx: EdgeContext, socket: EdgeSocket, member: Member): void {
   onEvent(ctx, socket, member, "join_group", "group_joined", async (payload) => {
     const groupId = parseId(asObject(payload)["group_id"], "group_id");
-    try {
-      await ctx.rooms.joinGroup({ groupId, userId: BigInt(member.userId) });
-    } catch (err) {
-      throw toProtocolError(err, { [Code.FailedPrecondition]: "NOT_A_MEMBER" });
+    if (ctx.config.groupPolicy === "members") {
+      // Only users a backend registered through the rooms API may join (and so read or send).
+      const { isMember } = await ctx.rooms.checkMembership({ groupId, userId: BigInt(member.userId) });
+      if (!isMember) throw new ProtocolError("NOT_A_MEMBER", "este grupo solo admite miembros registrados");
+    } else {
+      try {
+        await ctx.rooms.joinGroup({ groupId, userId: BigInt(member.userId) });
+      } catch (err) {
+        throw toProtocolError(err, { [Code.FailedPrecondition]: "NOT_A_MEMBER" });
+      }
     }
     // Membership is the user's: every socket of the user, on every edge, listens to the group.
     await announce(ctx, member.userId, groupId, true);
