@@ -95,12 +95,17 @@ interface AppService {
 }
 
 /** The least each service must be given, whatever its config.ts says. */
+// SERVICE_TOKEN is required in production by every service (and sent by every caller); the
+// edge needs a way to verify clients' JWTs: the deployments use SECRET_KEY (HS256).
 const REQUIRED_FLOOR: Record<string, string[]> = {
-  rooms: ["DATABASE_URL"],
-  messages: ["DATABASE_URL", "ROOMS_URL", "DELIVERY_URL"],
-  delivery: ["DATABASE_URL", "ROOMS_URL", "NATS_URL"],
-  edge: ["ROOMS_URL", "MESSAGES_URL", "DELIVERY_URL", "NATS_URL", "CORS_ALLOWED_ORIGINS"],
+  rooms: ["DATABASE_URL", "SERVICE_TOKEN"],
+  messages: ["DATABASE_URL", "ROOMS_URL", "DELIVERY_URL", "SERVICE_TOKEN"],
+  delivery: ["DATABASE_URL", "ROOMS_URL", "NATS_URL", "SERVICE_TOKEN"],
+  edge: ["ROOMS_URL", "MESSAGES_URL", "DELIVERY_URL", "NATS_URL", "CORS_ALLOWED_ORIGINS", "SERVICE_TOKEN", "SECRET_KEY"],
 };
+
+/** URLs a config may read that are optional alternatives, not addresses it must be given. */
+const OPTIONAL_URLS = new Set(["JWT_JWKS_URL"]);
 
 function describeService(dir: string): AppService {
   const name = basename(dir);
@@ -123,7 +128,7 @@ function describeService(dir: string): AppService {
   // The shared reader takes DATABASE_URL (default: a local test database).
   if (source.includes("readBaseServiceConfig(")) required.add("DATABASE_URL");
   // Every *_URL the config reads defaults to 127.0.0.1, which is nobody in a container.
-  for (const match of source.matchAll(/\.([A-Z][A-Z0-9_]*_URL)\b/g)) required.add(match[1]);
+  for (const match of source.matchAll(/\.([A-Z][A-Z0-9_]*_URL)\b/g)) if (!OPTIONAL_URLS.has(match[1])) required.add(match[1]);
   if (source.includes("natsVars")) required.add("NATS_URL");
   if (source.includes("CORS_ALLOWED_ORIGINS")) required.add("CORS_ALLOWED_ORIGINS");
   return {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { serviceTokenInterceptor } from "./credentials.js";
 import type { DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 
@@ -12,6 +13,8 @@ export interface ClientOptions {
   /** A PEM CA bundle to trust for https URLs (self-signed deployments). */
   caFile?: string | undefined;
   interceptors?: Interceptor[];
+  /** The service credential sent as `authorization: Bearer` on every call. */
+  token?: string | undefined;
   /** Extra attempts for calls the contract marks idempotent; 0 disables retries. */
   retries?: number;
 }
@@ -49,7 +52,11 @@ export function createServiceClient<T extends DescService>(service: T, options: 
     pingIntervalMs: 15_000,
     pingTimeoutMs: 5000,
     idleConnectionTimeoutMs: 15 * 60_000,
-    interceptors: [...(options.interceptors ?? []), retryIdempotent(options.retries ?? 1)],
+    interceptors: [
+      ...(options.interceptors ?? []),
+      ...(options.token ? [serviceTokenInterceptor(options.token)] : []),
+      retryIdempotent(options.retries ?? 1),
+    ],
     ...(options.caFile ? { nodeOptions: { ca: readFileSync(options.caFile) } } : {}),
   });
   return createClient(service, transport);

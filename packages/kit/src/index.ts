@@ -12,3 +12,4 @@ export * from "./validate.js";
 export * from "./service.js";
 export * from "./time.js";
 export * from "./local-bus.js";
+export * from "./credentials.js";

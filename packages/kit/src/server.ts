@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { serviceAuthInterceptor } from "./credentials.js";
 import { errorInterceptor } from "./errors.js";
 import { registerHealth, type HealthState, type ReadinessCheck } from "./health.js";
 
@@ -24,6 +25,8 @@ export interface ConnectServerOptions {
   port: number;
   tls?: TlsFiles | undefined;
   interceptors?: Interceptor[];
+  /** The bearer token every RPC but health must carry; undefined accepts any caller (development). */
+  serviceToken?: string | undefined;
   /** How long shutdown waits for in-flight calls before cutting connections. */
   shutdownGraceMs?: number;
 }
@@ -44,7 +47,7 @@ export interface RunningServer {
 export async function startConnectServer(options: ConnectServerOptions): Promise<RunningServer> {
   const state: HealthState = { shuttingDown: false, watchers: new Set() };
   const handler = connectNodeAdapter({
-    interceptors: [errorInterceptor(options.logger), ...(options.interceptors ?? [])],
+    interceptors: [errorInterceptor(options.logger), serviceAuthInterceptor(options.serviceToken), ...(options.interceptors ?? [])],
     routes: (router) => {
       options.routes(router);
       registerHealth(router, options.serviceNames, options.ready, state);

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { databaseUrl, DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, prefixed, z, type Env } from "./config.js";
+import { ConfigError, databaseUrl, DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, prefixed, z, type Env } from "./config.js";
 import { openDatabase, type Db } from "./db.js";
 import { safeUrl } from "./logger.js";
 import { startConnectServer, type RunningServer, type TlsFiles } from "./server.js";
@@ -19,6 +19,11 @@ export interface BaseServiceConfig {
   dbStatementTimeoutMs: number;
   tls: TlsFiles | undefined;
   logLevel: string;
+  /**
+   * The credential services require of each other (SERVICE_TOKEN); required in production,
+   * optional in development (any caller is accepted, with a warning).
+   */
+  serviceToken: string | undefined;
 }
 
 /**
@@ -38,6 +43,7 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
     SSL_CERT_FILE: z.string().optional(),
     SSL_KEY_FILE: z.string().optional(),
     LOG_LEVEL: logLevel,
+    SERVICE_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
   });
   const merged: Env = {
     ...env,
@@ -51,8 +57,13 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
   const key = parsed["SSL_KEY_FILE"] as string | undefined;
   // TLS needs both files. SSL_CERT_FILE alone is common in environments where OpenSSL uses
   // it for a CA bundle, so a lone certificate means "no TLS", as in the guide.
+  const serviceToken = parsed["SERVICE_TOKEN"] as string | undefined;
+  if (parsed["NODE_ENV"] === "production" && serviceToken === undefined) {
+    throw new ConfigError("invalid configuration: SERVICE_TOKEN is required in production (services accept calls only from its holders)");
+  }
   return {
     service,
+    serviceToken,
     env: parsed["NODE_ENV"] as BaseServiceConfig["env"],
     host: parsed["HOST"] as string,
     port: parsed[`${up}_PORT`] as number,
@@ -125,7 +136,9 @@ export async function startService<TSchema extends Record<string, unknown>>(
     host: config.host,
     port: config.port,
     tls: config.tls,
+    serviceToken: config.serviceToken,
   });
+  if (config.serviceToken === undefined) logger.warn("[AUTH] no SERVICE_TOKEN: any caller on the network is accepted (development only)");
   logger.info({ url: server.url, services: options.serviceNames }, `[INICIO] ${config.service} listening on ${server.url}`);
   let closing: Promise<void> | undefined;
   return {

@@ -25,6 +25,7 @@ export function startDelivery(config: Config, logger: Logger, bus?: EventBus): P
         baseUrl: config.roomsUrl,
         timeoutMs: config.rpcTimeoutMs,
         caFile: config.servicesCaFile,
+        token: config.serviceToken,
       });
       const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-delivery", logger });
       return {

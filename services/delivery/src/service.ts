@@ -1,5 +1,5 @@
 import type { Client, ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
+import { actingUser, assertActingAs, invalidArgument, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
 import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -58,9 +58,10 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
       return { recipientIds: skipped.length === 0 ? recipientIds : recipientIds.filter((id) => !skipped.includes(id)) };
     },
 
-    async markDelivered(req) {
+    async markDelivered(req, ctx) {
       const messageId = requireId(req.messageId, "message_id");
       const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "mark messages delivered");
       const updated = await q.setDelivered(db, messageId, userId);
       const row = updated ?? (await q.getRecipient(db, messageId, userId)) ?? (await refuseMark(messageId, userId));
       const senderId = (await q.getDispatch(db, messageId))?.remitenteId ?? 0n;
@@ -68,9 +69,10 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
       return { receipt: toReceipt(row), first: updated !== undefined, senderId };
     },
 
-    async markRead(req) {
+    async markRead(req, ctx) {
       const messageId = requireId(req.messageId, "message_id");
       const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "mark messages read");
       const updated = await q.setRead(db, messageId, userId);
       const row = updated ?? (await q.getRecipient(db, messageId, userId)) ?? (await refuseMark(messageId, userId));
       const senderId = (await q.getDispatch(db, messageId))?.remitenteId ?? 0n;
@@ -78,8 +80,9 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
       return { receipt: toReceipt(row), first: updated !== undefined, senderId };
     },
 
-    async listPending(req) {
+    async listPending(req, ctx) {
       const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "list pending messages");
       const afterId = req.afterMessageId === 0n ? undefined : requireId(req.afterMessageId, "after_message_id");
       const limit = pageSize(req.pageSize, PENDING_DEFAULT, PENDING_MAX);
       const rows = await q.listPending(db, userId, afterId, limit);
@@ -90,10 +93,12 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
       };
     },
 
-    async getReceipts(req) {
+    async getReceipts(req, ctx) {
       const messageId = requireId(req.messageId, "message_id");
       const [dispatch, receipts] = await Promise.all([q.getDispatch(db, messageId), q.listReceipts(db, messageId)]);
       if (!dispatch && receipts.length === 0) throw notFound(`message ${messageId} has no delivery record`);
+      const acting = actingUser(ctx);
+      if (acting !== undefined && acting !== dispatch?.remitenteId) throw permissionDenied("only the sender may read a message's receipts");
       return { senderId: dispatch?.remitenteId ?? 0n, receipts: receipts.map(toReceipt) };
     },
   };

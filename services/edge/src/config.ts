@@ -27,6 +27,8 @@ export interface Config {
   logLevel: string;
   /** Serve the /demo page (on by default outside production). */
   demoPage: boolean;
+  /** The credential sent to the services (SERVICE_TOKEN); required in production. */
+  serviceToken: string | undefined;
   /** How clients prove who they are; `none` trusts the guide's bare user_id (development only). */
   auth: AuthConfig;
   /** `open`: anyone may join any group (the guide); `members`: only users registered through rooms. */
@@ -105,6 +107,7 @@ export function loadConfig(env: Env = process.env): Config {
       JWT_AUDIENCE: z.string().optional(),
       AUTH_REQUIRED: z.enum(["true", "false"]).optional(),
       GROUP_POLICY: z.enum(["open", "members"]).default("open"),
+      SERVICE_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
       RATE_LIMIT_EVENTS_PER_SEC: positiveInt(20),
       RATE_LIMIT_EVENT_BURST: positiveInt(40),
       RATE_LIMIT_USER_EVENTS_PER_SEC: positiveInt(50),
@@ -120,6 +123,7 @@ export function loadConfig(env: Env = process.env): Config {
   );
   return {
     auth: authConfig(c),
+    serviceToken: serviceToken(c.NODE_ENV, c.SERVICE_TOKEN),
     groupPolicy: c.GROUP_POLICY,
     limits: {
       eventsPerSecond: c.RATE_LIMIT_EVENTS_PER_SEC,
@@ -191,4 +195,9 @@ function authConfig(c: {
     ...(c.JWT_ISSUER ? { issuer: c.JWT_ISSUER } : {}),
     ...(c.JWT_AUDIENCE ? { audience: c.JWT_AUDIENCE } : {}),
   };
+}
+
+function serviceToken(env: string, token: string | undefined): string | undefined {
+  if (env === "production" && token === undefined) throw new ConfigError("invalid configuration: SERVICE_TOKEN is required in production");
+  return token;
 }

@@ -33,7 +33,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Builds the edge (HTTP routes, Socket.IO, handlers, fan-out) and listens on config.port. */
 export async function createEdgeServer(config: Config, logger: Logger, bus: EventBus): Promise<EdgeServer> {
   const metrics = createMetrics();
-  const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, interceptors: [rpcMetricsInterceptor(metrics)] };
+  const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, token: config.serviceToken, interceptors: [rpcMetricsInterceptor(metrics)] };
   const context: EdgeContext = {
     config,
     logger,

@@ -16,6 +16,7 @@ import type { EdgeServer } from "../src/index.js";
 import { call, collect, connectUser, startStack, until, type Stack } from "./harness.js";
 
 const SECRET = "una-clave-de-prueba-de-al-menos-32-bytes!";
+const SERVICE_TOKEN = "token-de-servicio-de-prueba-con-32-caracteres-o-mas";
 let stack: Stack;
 
 beforeAll(async () => {
@@ -113,10 +114,34 @@ describe("JWT handshakes", () => {
 
   it("refuses to start in production without a way to authenticate, or with a weak secret", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/production needs SECRET_KEY/);
-    expect(() => loadConfig({ NODE_ENV: "production", SECRET_KEY: "dev-secret-key-local-only" })).toThrow(/at least 32 bytes/);
-    expect(loadConfig({ NODE_ENV: "production", SECRET_KEY: SECRET }).auth.mode).toBe("jwt");
+    expect(() => loadConfig({ NODE_ENV: "production", SECRET_KEY: "dev-secret-key-local-only", SERVICE_TOKEN })).toThrow(/at least 32 bytes/);
+    expect(() => loadConfig({ NODE_ENV: "production", SECRET_KEY: SECRET })).toThrow(/SERVICE_TOKEN is required/);
+    expect(loadConfig({ NODE_ENV: "production", SECRET_KEY: SECRET, SERVICE_TOKEN }).auth.mode).toBe("jwt");
     // The guide's development .env sets SECRET_KEY; development keeps the bare user_id.
     expect(loadConfig({ NODE_ENV: "development", SECRET_KEY: "dev-secret-key-local-only" }).auth.mode).toBe("none");
+  });
+});
+
+describe("service credentials", () => {
+  it("runs end to end when every service requires SERVICE_TOKEN", async () => {
+    const guarded = await startStack({ SERVICE_TOKEN });
+    try {
+      const edge = await guarded.startEdge();
+      const a = await connectUser(edge, 160);
+      const b = await connectUser(edge, 161);
+      const got = collect<Record<string, unknown>>(b.socket, "receive_message");
+      const ack = await call(a.socket, "send_message", { to: 161, message: "con credencial", type: "directo" });
+      expect(ack).toMatchObject({ saved_to_db: true });
+      await until(got, 1);
+      expect(await call(b.socket, "mark_delivered", { mensaje_id: ack["mensaje_id"] })).toMatchObject({ status: "ok" });
+      // An edge without the credential is refused by the services.
+      const stranger = await guarded.startEdge({ SERVICE_TOKEN: "" });
+      const c = await connectUser(stranger, 162);
+      expect(await call(c.socket, "join_group", { group_id: 1 })).toMatchObject({ status: "error" });
+      for (const s of [a, b, c]) s.socket.disconnect();
+    } finally {
+      await guarded.close();
+    }
   });
 });
 

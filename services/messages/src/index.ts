@@ -21,7 +21,7 @@ export function startMessages(config: Config, logger: Logger): Promise<RunningSe
     migrations: MIGRATIONS,
     serviceNames: SERVICE_NAMES,
     build: ({ db }) => {
-      const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile };
+      const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, token: config.serviceToken };
       const rooms = createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions });
       const delivery = createServiceClient(DeliveryService, { ...clientOptions, baseUrl: config.deliveryUrl, timeoutMs: config.dispatchTimeoutMs });
       const directory = createRoomDirectory(rooms);

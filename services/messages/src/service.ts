@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { Client, ServiceImpl } from "@connectrpc/connect";
-import { failedPrecondition, invalidArgument, notFound, pageSize, permissionDenied, requireId } from "@redup/kit";
+import { actingUser, assertActingAs, failedPrecondition, invalidArgument, notFound, pageSize, permissionDenied, requireId } from "@redup/kit";
 import { MessageSchema, MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType, type Room, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
@@ -61,8 +61,9 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
   };
 
   return {
-    async sendMessage(req) {
+    async sendMessage(req, ctx) {
       const input = validateSend(req, deps.maxMessageLength);
+      assertActingAs(ctx, input.senderId, "send messages");
 
       if (input.clientMsgId !== undefined) {
         const original = await q.findByClientMsgId(db, input.senderId, input.clientMsgId);
@@ -97,11 +98,20 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       return { messages };
     },
 
-    async listMessages(req) {
+    async listMessages(req, ctx) {
       const roomId = requireId(req.roomId, "room_id");
       const beforeId = req.beforeId === 0n ? undefined : requireId(req.beforeId, "before_id");
       const limit = pageSize(req.pageSize, HISTORY_DEFAULT, HISTORY_MAX);
       const room = await directory.get(roomId);
+      const acting = actingUser(ctx);
+      if (acting !== undefined) {
+        // A user reads only rooms they belong to.
+        const belongs =
+          room.type === RoomType.GRUPAL
+            ? (await deps.rooms.checkMembership({ groupId: room.groupId, userId: acting })).isMember
+            : room.userAId === acting || room.userBId === acting;
+        if (!belongs) throw permissionDenied(`user ${acting} does not belong to room ${roomId}`);
+      }
       const rows = await q.listRoom(db, roomId, beforeId, limit);
       const page = rows.slice(0, limit);
       return {
@@ -110,9 +120,10 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       };
     },
 
-    async editMessage(req) {
+    async editMessage(req, ctx) {
       const id = requireId(req.messageId, "message_id");
       const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "edit messages");
       const content = validateContent(req.content, deps.maxMessageLength);
       const { row } = await load(id);
       if (row.mensaje.remitenteId !== userId) throw permissionDenied("only the sender may edit a message");
@@ -124,9 +135,10 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       return { message: (await load(id)).message };
     },
 
-    async deleteMessage(req) {
+    async deleteMessage(req, ctx) {
       const id = requireId(req.messageId, "message_id");
       const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "delete messages");
       const { row } = await load(id);
       if (row.mensaje.remitenteId !== userId) throw permissionDenied("only the sender may delete a message");
       await q.markDeleted(db, id, userId);

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { fromBinary } from "@bufbuild/protobuf";
+import { onBehalfOf } from "@redup/kit";
 import { withClient } from "@redup/kit/testing";
 import { MessageCreatedSchema } from "@redup/proto/redup/events/v1/events_pb";
 import { MessageType } from "@redup/proto/redup/messages/v1/messages_pb";
@@ -169,6 +170,23 @@ describe("SendMessage", () => {
     const res = await direct(5n, 6n, text, { metadata: { note: "' or 1=1 --" } });
     const [row] = await query("select contenido, metadatos from mensajes where id = $1", [String(res.message!.id)]);
     expect(row).toEqual({ contenido: text, metadatos: { note: "' or 1=1 --" } });
+  });
+});
+
+describe("calls on behalf of a user", () => {
+  it("let a user send, read and mark only as themselves, and read only their rooms", async () => {
+    const m = (await direct(600n, 601n, "privado")).message!;
+    const before = await count("mensajes");
+    expect(await codeOf(sys.clients.messages.sendMessage({ senderId: 600n, to: 601n, type: RoomType.DIRECTO, content: "suplantado" }, onBehalfOf(602n)))).toBe(Code.PermissionDenied);
+    expect(await count("mensajes")).toBe(before);
+    expect((await sys.clients.messages.listMessages({ roomId: m.roomId }, onBehalfOf(601n))).messages.length).toBeGreaterThan(0);
+    expect(await codeOf(sys.clients.messages.listMessages({ roomId: m.roomId }, onBehalfOf(602n)))).toBe(Code.PermissionDenied);
+    expect(await codeOf(sys.clients.messages.editMessage({ messageId: m.id, userId: 600n, content: "y" }, onBehalfOf(601n)))).toBe(Code.PermissionDenied);
+    expect(await codeOf(sys.clients.delivery.markDelivered({ messageId: m.id, userId: 601n }, onBehalfOf(600n)))).toBe(Code.PermissionDenied);
+    expect(await codeOf(sys.clients.delivery.listPending({ userId: 601n }, onBehalfOf(600n)))).toBe(Code.PermissionDenied);
+    expect(await codeOf(sys.clients.delivery.getReceipts({ messageId: m.id }, onBehalfOf(601n)))).toBe(Code.PermissionDenied);
+    expect((await sys.clients.delivery.getReceipts({ messageId: m.id }, onBehalfOf(600n))).receipts).toHaveLength(1);
+    expect((await sys.clients.delivery.markDelivered({ messageId: m.id, userId: 601n }, onBehalfOf(601n))).first).toBe(true);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument, notFound, pageSize, parsePageToken, requireId } from "@redup/kit";
+import { assertActingAs, actingUser, invalidArgument, notFound, pageSize, parsePageToken, permissionDenied, requireId } from "@redup/kit";
+import type { HandlerContext } from "@connectrpc/connect";
 import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
 import { toMember, toRoom } from "./mappers.js";
@@ -11,20 +12,28 @@ export interface RoomsDeps {
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
 
+/** A call made for an end user may only touch that user's own conversations. */
+function assertInPair(ctx: HandlerContext, userId: bigint, peerId: bigint): void {
+  const acting = actingUser(ctx);
+  if (acting !== undefined && acting !== userId && acting !== peerId) throw permissionDenied(`user ${acting} is not part of this conversation`);
+}
+
 export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsService> {
   return {
-    async resolveDirectRoom(req) {
+    async resolveDirectRoom(req, ctx) {
       const userId = requireId(req.userId, "user_id");
       const peerId = requireId(req.peerId, "peer_id");
       if (userId === peerId) throw invalidArgument("user_id and peer_id must be different users");
+      assertInPair(ctx, userId, peerId);
       const { room, created } = await q.resolveDirectRoom(db, userId, peerId);
       return { room: toRoom(room), created };
     },
 
-    async findDirectRoom(req) {
+    async findDirectRoom(req, ctx) {
       const userId = requireId(req.userId, "user_id");
       const peerId = requireId(req.peerId, "peer_id");
       if (userId === peerId) throw invalidArgument("user_id and peer_id must be different users");
+      assertInPair(ctx, userId, peerId);
       const room = await q.findDirectRoom(db, userId, peerId);
       return { room: room ? toRoom(room) : undefined };
     },
@@ -40,9 +49,10 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
       return { room: toRoom(room) };
     },
 
-    async joinGroup(req) {
+    async joinGroup(req, ctx) {
       const groupId = requireId(req.groupId, "group_id");
       const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "join a group");
       // The room first: on an existing upred_db an unknown group fails here (FailedPrecondition)
       // before any membership is written.
       const { room } = await q.resolveGroupRoom(db, groupId);
@@ -50,8 +60,10 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
       return { member: toMember(member), alreadyMember: existed, room: toRoom(room) };
     },
 
-    async leaveGroup(req) {
-      const wasMember = await q.removeMember(db, requireId(req.groupId, "group_id"), requireId(req.userId, "user_id"));
+    async leaveGroup(req, ctx) {
+      const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "leave a group");
+      const wasMember = await q.removeMember(db, requireId(req.groupId, "group_id"), userId);
       return { wasMember };
     },
 
@@ -65,9 +77,11 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
       };
     },
 
-    async listUserGroups(req) {
+    async listUserGroups(req, ctx) {
       const limit = pageSize(req.pageSize, PAGE_DEFAULT, PAGE_MAX);
-      const rows = await q.listGroupsOf(db, requireId(req.userId, "user_id"), parsePageToken(req.pageToken), limit);
+      const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "list the groups");
+      const rows = await q.listGroupsOf(db, userId, parsePageToken(req.pageToken), limit);
       const page = rows.slice(0, limit);
       return {
         memberships: page.map(toMember),

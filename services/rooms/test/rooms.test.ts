@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createLogger, createServiceClient, type RunningServer } from "@redup/kit";
+import { createLogger, createServiceClient, onBehalfOf, type RunningServer } from "@redup/kit";
 import { createTestDatabase, startTcpProxy, withClient, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
 import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
 import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -131,6 +131,40 @@ describe("group rooms and membership", () => {
     expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageSize: 5000 }))).toBe(Code.InvalidArgument);
     expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageToken: "abc" }))).toBe(Code.InvalidArgument);
     expect(await codeOf(client.joinGroup({ groupId: 0n, userId: 1n }))).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("service credentials and acting users", () => {
+  it("accepts calls only with the service token, health excepted, and enforces the acting user", async () => {
+    const token = "un-token-de-servicio-de-al-menos-32-caracteres";
+    const guarded = await startRooms(loadConfig({ DATABASE_URL: db.url, ROOMS_PORT: "0", HOST: "127.0.0.1", SERVICE_TOKEN: token }), logger);
+    try {
+      const anonymous = createServiceClient(RoomsService, { baseUrl: guarded.url, retries: 0 });
+      const wrong = createServiceClient(RoomsService, { baseUrl: guarded.url, token: "x".repeat(40), retries: 0 });
+      const holder = createServiceClient(RoomsService, { baseUrl: guarded.url, token, retries: 0 });
+      expect(await codeOf(anonymous.checkMembership({ groupId: 1n, userId: 1n }))).toBe(Code.Unauthenticated);
+      expect(await codeOf(wrong.checkMembership({ groupId: 1n, userId: 1n }))).toBe(Code.Unauthenticated);
+      expect((await holder.checkMembership({ groupId: 1n, userId: 1n })).isMember).toBe(false);
+      const health = createServiceClient(Health, { baseUrl: guarded.url });
+      expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+
+      // On behalf of user 5, a call may only touch user 5's things.
+      const as5 = onBehalfOf(5n);
+      expect((await holder.joinGroup({ groupId: 70n, userId: 5n }, as5)).member!.userId).toBe(5n);
+      expect(await codeOf(holder.joinGroup({ groupId: 70n, userId: 6n }, as5))).toBe(Code.PermissionDenied);
+      expect(await codeOf(holder.leaveGroup({ groupId: 70n, userId: 6n }, as5))).toBe(Code.PermissionDenied);
+      expect(await codeOf(holder.listUserGroups({ userId: 6n }, as5))).toBe(Code.PermissionDenied);
+      expect(await codeOf(holder.resolveDirectRoom({ userId: 6n, peerId: 7n }, as5))).toBe(Code.PermissionDenied);
+      expect((await holder.resolveDirectRoom({ userId: 6n, peerId: 5n }, as5)).room).toBeDefined();
+      expect(await codeOf(holder.checkMembership({ groupId: 70n, userId: 5n }, { headers: { "x-redup-user-id": "abc" } }))).toBe(Code.InvalidArgument);
+      expect(await withClient(db.url, async (c) => (await c.query("select usuario_id from chat_miembros_grupo where grupo_id = 70")).rows)).toEqual([{ usuario_id: "5" }]);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it("refuses to start in production without a service token", () => {
+    expect(() => loadConfig({ NODE_ENV: "production", DATABASE_URL: db.url })).toThrow(/SERVICE_TOKEN is required/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { describeError } from "@redup/kit";
+import { describeError, onBehalfOf } from "@redup/kit";
 import type { ExtendedError } from "socket.io";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ConnectedEvent } from "../events.js";
@@ -60,7 +60,7 @@ async function persistedGroups(ctx: EdgeContext, userId: bigint): Promise<bigint
   const groups: bigint[] = [];
   let pageToken = "";
   do {
-    const page = await ctx.rooms.listUserGroups({ userId, pageSize: 1000, pageToken });
+    const page = await ctx.rooms.listUserGroups({ userId, pageSize: 1000, pageToken }, onBehalfOf(userId));
     groups.push(...page.memberships.map((m) => m.groupId));
     pageToken = page.nextPageToken;
   } while (pageToken !== "");
@@ -72,9 +72,9 @@ async function catchUp(ctx: EdgeContext, member: Member, userId: bigint, connect
   let sent = 0;
   let after = 0n;
   while (sent < ctx.config.catchUpLimit && connected()) {
-    const page = await ctx.delivery.listPending({ userId, afterMessageId: after, pageSize: Math.min(PAGE, ctx.config.catchUpLimit - sent) });
+    const page = await ctx.delivery.listPending({ userId, afterMessageId: after, pageSize: Math.min(PAGE, ctx.config.catchUpLimit - sent) }, onBehalfOf(userId));
     if (page.messages.length === 0 || !connected()) break;
-    const { messages } = await ctx.messages.batchGetMessages({ messageIds: page.messages.map((m) => m.messageId) });
+    const { messages } = await ctx.messages.batchGetMessages({ messageIds: page.messages.map((m) => m.messageId) }, onBehalfOf(userId));
     for (const message of messages) {
       // A deleted message is not replayed.
       if (message.deletedAt === undefined && member.emitMessage(toReceived(message))) sent++;

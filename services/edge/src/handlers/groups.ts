@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { describeError } from "@redup/kit";
+import { describeError, onBehalfOf } from "@redup/kit";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { GroupJoinedReply } from "../events.js";
 import type { Member } from "../fanout.js";
@@ -14,7 +14,7 @@ import { onEvent } from "./dispatch.js";
  */
 export async function ensureMember(ctx: EdgeContext, userId: string, groupId: bigint, options: { fresh?: boolean } = {}): Promise<void> {
   if (!options.fresh && ctx.fanout.userInGroup(userId, String(groupId))) return;
-  const { isMember } = await ctx.rooms.checkMembership({ groupId, userId: BigInt(userId) });
+  const { isMember } = await ctx.rooms.checkMembership({ groupId, userId: BigInt(userId) }, onBehalfOf(userId));
   if (!isMember) throw new ProtocolError("NOT_A_MEMBER", "no perteneces a este grupo: únete con join_group");
 }
 
@@ -34,11 +34,11 @@ export function registerGroupHandlers(ctx: EdgeContext, socket: EdgeSocket, memb
     const groupId = parseId(asObject(payload)["group_id"], "group_id");
     if (ctx.config.groupPolicy === "members") {
       // Only users a backend registered through the rooms API may join (and so read or send).
-      const { isMember } = await ctx.rooms.checkMembership({ groupId, userId: BigInt(member.userId) });
+      const { isMember } = await ctx.rooms.checkMembership({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
       if (!isMember) throw new ProtocolError("NOT_A_MEMBER", "este grupo solo admite miembros registrados");
     } else {
       try {
-        await ctx.rooms.joinGroup({ groupId, userId: BigInt(member.userId) });
+        await ctx.rooms.joinGroup({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
       } catch (err) {
         throw toProtocolError(err, { [Code.FailedPrecondition]: "NOT_A_MEMBER" });
       }
@@ -52,7 +52,7 @@ export function registerGroupHandlers(ctx: EdgeContext, socket: EdgeSocket, memb
 
   onEvent(ctx, socket, member, "leave_group", "group_left", async (payload) => {
     const groupId = parseId(asObject(payload)["group_id"], "group_id");
-    await ctx.rooms.leaveGroup({ groupId, userId: BigInt(member.userId) });
+    await ctx.rooms.leaveGroup({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
     await announce(ctx, member.userId, groupId, false);
     ctx.logger.info({ userId: member.userId, sid: socket.id, groupId: String(groupId) }, `[LEAVE_GROUP] user_id=${member.userId} | sid=${socket.id} | group_id=${groupId}`);
     const reply: GroupJoinedReply = { status: "ok", group_id: String(groupId), user_id: member.userId };

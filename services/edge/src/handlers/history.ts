@@ -1,3 +1,4 @@
+import { onBehalfOf } from "@redup/kit";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { HistoryReply } from "../events.js";
 import type { Member } from "../fanout.js";
@@ -26,7 +27,7 @@ export function registerHistoryHandlers(ctx: EdgeContext, socket: EdgeSocket, me
     if (type === "directo") {
       if (to === userId) throw new ProtocolError("INVALID_ID", "to debe ser otro usuario");
       // Reading never creates a room: no room yet means no history.
-      const { room } = await ctx.rooms.findDirectRoom({ userId, peerId: to });
+      const { room } = await ctx.rooms.findDirectRoom({ userId, peerId: to }, onBehalfOf(userId));
       if (!room) {
         const empty: HistoryReply = { status: "ok", messages: [], next_before_id: null };
         return empty;
@@ -35,9 +36,9 @@ export function registerHistoryHandlers(ctx: EdgeContext, socket: EdgeSocket, me
     } else {
       // Only members read a group's history.
       await ensureMember(ctx, member.userId, to, { fresh: true });
-      roomId = (await ctx.rooms.resolveGroupRoom({ groupId: to })).room!.id;
+      roomId = (await ctx.rooms.resolveGroupRoom({ groupId: to }, onBehalfOf(userId))).room!.id;
     }
-    const page = await ctx.messages.listMessages({ roomId, beforeId, pageSize: limit });
+    const page = await ctx.messages.listMessages({ roomId, beforeId, pageSize: limit }, onBehalfOf(userId));
     const reply: HistoryReply = {
       status: "ok",
       messages: page.messages.map(toReceived),

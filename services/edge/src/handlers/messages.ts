@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { describeError } from "@redup/kit";
+import { describeError, onBehalfOf } from "@redup/kit";
 import { MessageSchema } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { MessageDeletedReply, MessageEditedReply, SendAck } from "../events.js";
@@ -79,7 +79,7 @@ export function registerMessageHandlers(ctx: EdgeContext, socket: EdgeSocket, me
         clientTimestamp: input.timestamp ?? "",
         clientMsgId: input.clientMsgId ?? "",
         origin: ctx.fanout.originOf(member),
-      });
+      }, onBehalfOf(userId));
       if (!res.dispatched && !res.duplicate) {
         // Stored, but delivery could not publish it yet (its outbox will): deliver it live
         // from here so recipients do not wait for delivery to come back. Sockets get it once.
@@ -100,7 +100,7 @@ export function registerMessageHandlers(ctx: EdgeContext, socket: EdgeSocket, me
     const messageId = parseId(p["mensaje_id"], "mensaje_id");
     const content = parseText(p["message"], ctx.config.maxMessageLength);
     try {
-      const { message } = await ctx.messages.editMessage({ messageId, userId, content });
+      const { message } = await ctx.messages.editMessage({ messageId, userId, content }, onBehalfOf(userId));
       const reply: MessageEditedReply = { status: "ok", mensaje_id: String(messageId), message: message!.content, editado_en: isoUtc(message!.editedAt) };
       return reply;
     } catch (err) {
@@ -111,7 +111,7 @@ export function registerMessageHandlers(ctx: EdgeContext, socket: EdgeSocket, me
   onEvent(ctx, socket, member, "delete_message", "message_deleted", async (payload) => {
     const messageId = parseId(asObject(payload)["mensaje_id"], "mensaje_id");
     try {
-      const { message } = await ctx.messages.deleteMessage({ messageId, userId });
+      const { message } = await ctx.messages.deleteMessage({ messageId, userId }, onBehalfOf(userId));
       const reply: MessageDeletedReply = { status: "ok", mensaje_id: String(messageId), eliminado_en: isoUtc(message!.deletedAt) };
       return reply;
     } catch (err) {

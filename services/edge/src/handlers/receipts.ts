@@ -1,3 +1,4 @@
+import { onBehalfOf } from "@redup/kit";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ReceiptReply } from "../events.js";
 import type { Member } from "../fanout.js";
@@ -25,7 +26,7 @@ export function registerReceiptHandlers(ctx: EdgeContext, socket: EdgeSocket, me
 
   onEvent(ctx, socket, member, "mark_delivered", "delivered", async (payload) => {
     const messageId = parseReceipt(payload);
-    await ctx.delivery.markDelivered({ messageId, userId });
+    await ctx.delivery.markDelivered({ messageId, userId }, onBehalfOf(userId));
     ctx.logger.info({ userId: member.userId, mensajeId: String(messageId) }, `[MARK_DELIVERED] mensaje_id=${messageId} | user_id=${member.userId}`);
     const reply: ReceiptReply = { status: "ok", mensaje_id: String(messageId), user_id: member.userId };
     return reply;
@@ -33,7 +34,7 @@ export function registerReceiptHandlers(ctx: EdgeContext, socket: EdgeSocket, me
 
   onEvent(ctx, socket, member, "mark_read", "read", async (payload) => {
     const messageId = parseReceipt(payload);
-    await ctx.delivery.markRead({ messageId, userId });
+    await ctx.delivery.markRead({ messageId, userId }, onBehalfOf(userId));
     ctx.logger.info({ userId: member.userId, mensajeId: String(messageId) }, `[MARK_READ] mensaje_id=${messageId} | user_id=${member.userId}`);
     const reply: ReceiptReply = { status: "ok", mensaje_id: String(messageId), user_id: member.userId };
     return reply;
