@@ -58,3 +58,56 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
   await listen();
   return { port, cut, restore: listen, close: cut };
 }
+
+export interface TcpBalancer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback TCP balancer over several servers (e.g. edges): each new connection goes to the
+ * next target that accepts it, so when one dies its clients reconnect to another — what a
+ * real load balancer does for websockets.
+ */
+export async function startTcpBalancer(targets: number[], host = "127.0.0.1"): Promise<TcpBalancer> {
+  const sockets = new Set<Socket>();
+  let next = 0;
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.pause();
+    const attempt = (tries: number) => {
+      if (tries >= targets.length) {
+        client.destroy();
+        return;
+      }
+      const target = targets[next++ % targets.length]!;
+      const upstream = connect(target, host);
+      upstream.once("connect", () => {
+        sockets.add(upstream);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on("error", drop).on("close", drop);
+        upstream.on("error", drop).on("close", drop);
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      });
+      upstream.once("error", () => attempt(tries + 1));
+    };
+    attempt(0);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, () => resolve((server.address() as { port: number }).port));
+  });
+  return {
+    port,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
