@@ -42,6 +42,8 @@ export interface Figures {
   duplicates: number;
   faults: string[];
   survivingEdge: { before: { fds: number; rssBytes: number } | undefined; after: { fds: number; rssBytes: number } | undefined };
+  /** For each lost delivery: what the database says about it (to explain a failure). */
+  lostDetails: Record<string, unknown>[];
 }
 
 interface User {
@@ -120,18 +122,27 @@ export async function runFaults(options: FaultOptions): Promise<Figures> {
   const url = `http://127.0.0.1:${balancer.port}`;
 
   const users = new Map<number, User>();
-  const connectUser = (id: number) =>
+  // A reconnecting user keeps its dedupe set from the first event on: catch-up messages may
+  // arrive in the same network read as `connected`.
+  const connectUser = (id: number, previous?: User) =>
     new Promise<User>((resolve, reject) => {
       const socket = io(url, { query: { user_id: String(id) }, transports: ["websocket"], reconnectionDelay: 200, reconnectionDelayMax: 1000, forceNew: true });
-      const user: User = { id, socket, seen: new Set(), raw: 0 };
+      const user: User = { id, socket, seen: previous?.seen ?? new Set(), raw: previous?.raw ?? 0 };
       socket.on("receive_message", (m: { mensaje_id: string | null }) => {
         user.raw++;
         if (m.mensaje_id === null) return;
         user.seen.add(m.mensaje_id);
         socket.emit("mark_delivered", { mensaje_id: m.mensaje_id });
       });
-      socket.once("connected", () => resolve(user));
-      socket.once("connect_error", reject);
+      // A first attempt may meet a dying edge; the client retries by itself, within a bound.
+      const timer = setTimeout(() => {
+        socket.close();
+        reject(new Error(`user ${id} could not connect within 20 s`));
+      }, 20_000);
+      socket.once("connected", () => {
+        clearTimeout(timer);
+        resolve(user);
+      });
     });
   for (const id of [...PAIRS.flat(), ...GROUP_MEMBERS]) users.set(id, await connectUser(id));
   for (const id of GROUP_MEMBERS) await users.get(id)!.socket.timeout(5000).emitWithAck("join_group", { group_id: GROUP });
@@ -215,10 +226,7 @@ export async function runFaults(options: FaultOptions): Promise<Figures> {
   // by catch-up; then wait until the ledger is satisfied or time runs out.
   for (const user of users.values()) {
     user.socket.disconnect();
-    const again = await connectUser(user.id);
-    again.seen = user.seen;
-    again.raw += user.raw;
-    users.set(user.id, again);
+    users.set(user.id, await connectUser(user.id, user));
   }
   const unmet = () => {
     let missing = 0;
@@ -227,6 +235,18 @@ export async function runFaults(options: FaultOptions): Promise<Figures> {
   };
   await waitFor(() => unmet() === 0, 30_000, "every ACKed message to reach its recipients").catch(() => {});
 
+  const lostPairs: [string, number][] = [];
+  for (const [id, recipients] of ledger) for (const r of recipients) if (!users.get(r)!.seen.has(id)) lostPairs.push([id, r]);
+  const lostDetails = await withClient(db.url, async (c) => {
+    const details: Record<string, unknown>[] = [];
+    for (const [id, r] of lostPairs.slice(0, 20)) {
+      const recipient = (await c.query("select entregado_en, creado_en from destinatarios_mensaje where mensaje_id = $1 and destinatario_id = $2", [id, r])).rows[0];
+      const outbox = (await c.query("select intentos, proximo_intento from mensajes_despacho_pendiente where mensaje_id = $1", [id])).rows[0];
+      const message = (await c.query("select sala_chat_id, remitente_id, enviado_en from mensajes where id = $1", [id])).rows[0];
+      details.push({ mensaje_id: id, recipient: r, message, recipientRow: recipient ?? null, outbox: outbox ?? null });
+    }
+    return details;
+  });
   const ids = [...ledger.keys()];
   const stored = ids.length === 0 ? 0 : await withClient(db.url, async (c) => Number((await c.query("select count(*) from mensajes where id = any($1::bigint[])", [ids])).rows[0].count));
   const deliveries = [...ledger.values()].reduce((n, r) => n + r.length, 0);
@@ -242,6 +262,7 @@ export async function runFaults(options: FaultOptions): Promise<Figures> {
     duplicates: raw - unique,
     faults,
     survivingEdge: { before: usageBefore, after: edge2.usage() },
+    lostDetails,
   };
 
   for (const user of users.values()) user.socket.disconnect();
@@ -268,5 +289,6 @@ export function formatFigures(f: Figures): string {
     ["edge-2 fds before → after", `${f.survivingEdge.before?.fds ?? "?"} → ${f.survivingEdge.after?.fds ?? "?"}`],
     ["edge-2 RSS MB before → after", `${((f.survivingEdge.before?.rssBytes ?? 0) / 2 ** 20).toFixed(0)} → ${((f.survivingEdge.after?.rssBytes ?? 0) / 2 ** 20).toFixed(0)}`],
   ];
-  return [...rows.map(([k, v]) => `${k.padEnd(46)} ${v}`), `faults: ${f.faults.join("; ")}`].join("\n");
+  const details = f.lostDetails.map((d) => `lost: ${JSON.stringify(d)}`);
+  return [...rows.map(([k, v]) => `${k.padEnd(46)} ${v}`), `faults: ${f.faults.join("; ")}`, ...details].join("\n");
 }
