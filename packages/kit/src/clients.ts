@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { connect as netConnect, isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { serviceTokenInterceptor } from "./credentials.js";
@@ -42,6 +44,28 @@ export function retryIdempotent(retries: number, backoffMs = 100): Interceptor {
 }
 
 /**
+ * HTTP/2 session options with Nagle's algorithm off: a small RPC otherwise waits for the
+ * peer's delayed ACK (milliseconds per call on loopback, more across hosts).
+ */
+function connectionOptions(baseUrl: string, caFile: string | undefined) {
+  const url = new URL(baseUrl);
+  const ca = caFile ? readFileSync(caFile) : undefined;
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return {
+    ...(ca ? { ca } : {}),
+    createConnection: () => {
+      const socket =
+        url.protocol === "https:"
+          ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ["h2"], ...(ca ? { ca } : {}) })
+          : netConnect({ host, port });
+      socket.setNoDelay(true);
+      return socket;
+    },
+  };
+}
+
+/**
  * A typed client for any RedUP service over gRPC on one long-lived HTTP/2 connection
  * (kept alive with pings, re-established after failures).
  */
@@ -57,7 +81,7 @@ export function createServiceClient<T extends DescService>(service: T, options: 
       ...(options.token ? [serviceTokenInterceptor(options.token)] : []),
       retryIdempotent(options.retries ?? 1),
     ],
-    ...(options.caFile ? { nodeOptions: { ca: readFileSync(options.caFile) } } : {}),
+    nodeOptions: connectionOptions(options.baseUrl, options.caFile),
   });
   return createClient(service, transport);
 }

@@ -61,6 +61,11 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
       )
     : http2.createServer(handler);
 
+  // Small RPCs are latency-bound: without this, Nagle's algorithm holds response frames back
+  // for the peer's delayed ACK (tens of milliseconds per call).
+  server.on("connection", (socket: import("node:net").Socket) => socket.setNoDelay(true));
+  server.on("secureConnection", (socket: import("node:tls").TLSSocket) => socket.setNoDelay(true));
+
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);

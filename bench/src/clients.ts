@@ -1,0 +1,145 @@
+import { io, type Socket } from "socket.io-client";
+import { latencyHistogram, nowUs } from "./stats.js";
+
+export interface BenchOptions {
+  url: string;
+  seconds: number;
+  /** Hard cap on messages sent, whatever the duration. */
+  maxMessages: number;
+  /** Query/auth fields per user, e.g. a token; the bench's users are plain ids by default. */
+  userIdBase: number;
+}
+
+/** What every scenario counts, shared by its clients. */
+export class Ledger {
+  sent = 0;
+  ackedSaved = 0;
+  ackedUnsaved = 0;
+  ackErrors = 0;
+  received = 0;
+  duplicates = 0;
+  readonly ackLatency = latencyHistogram();
+  readonly receiveLatency = latencyHistogram();
+  /** mensaje_id (or uuid for unsaved) → how many recipient sockets still owe it. */
+  readonly owed = new Map<string, number>();
+  /** client_msg_id → when it was sent (µs). */
+  readonly sentAt = new Map<string, number>();
+  /** Receipts that arrived before their ACK (the recipient can be faster than the sender). */
+  private readonly early = new Map<string, number>();
+
+  /** Records an ACK; `recipients` sockets must receive it. */
+  ack(reply: Record<string, unknown>, clientMsgId: string, recipients: number): void {
+    const started = this.sentAt.get(clientMsgId);
+    if (started !== undefined) this.ackLatency.recordValue(Math.max(1, nowUs() - started));
+    if (reply["status"] !== "sent") {
+      this.ackErrors++;
+      return;
+    }
+    if (reply["saved_to_db"] === true) this.ackedSaved++;
+    else this.ackedUnsaved++;
+    const key = (reply["mensaje_id"] as string | null) ?? (reply["mensaje_uuid"] as string);
+    const already = this.early.get(key) ?? 0;
+    this.early.delete(key);
+    const left = (this.owed.get(key) ?? 0) + recipients - already;
+    if (left > 0) this.owed.set(key, left);
+    else this.owed.delete(key);
+  }
+
+  /** Records one receive on one socket (dedupe is per socket, by the caller's `seen`). */
+  receive(message: Record<string, unknown>, seen: Set<string>): void {
+    const key = (message["mensaje_id"] as string | null) ?? (message["mensaje_uuid"] as string);
+    if (seen.has(key)) {
+      this.duplicates++;
+      return;
+    }
+    seen.add(key);
+    this.received++;
+    const started = this.sentAt.get(String(message["message"]).split(" ")[0]!);
+    if (started !== undefined) this.receiveLatency.recordValue(Math.max(1, nowUs() - started));
+    const owed = this.owed.get(key);
+    if (owed === undefined) {
+      this.early.set(key, (this.early.get(key) ?? 0) + 1);
+      return;
+    }
+    if (owed <= 1) this.owed.delete(key);
+    else this.owed.set(key, owed - 1);
+  }
+
+  /** Deliveries ACKed but never received (after the drain). */
+  get lost(): number {
+    let n = 0;
+    for (const left of this.owed.values()) n += Math.max(0, left);
+    return n;
+  }
+}
+
+export interface BenchClient {
+  userId: number;
+  socket: Socket;
+  seen: Set<string>;
+}
+
+/** Connects one user and resolves once `connected` arrived (or rejects after 20 s). */
+export function connect(url: string, userId: number, ledger: Ledger | undefined, extra: Record<string, string> = {}): Promise<BenchClient> {
+  const socket = io(url, { query: { user_id: String(userId), ...extra }, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 20_000 });
+  const client: BenchClient = { userId, socket, seen: new Set() };
+  if (ledger) socket.on("receive_message", (m: Record<string, unknown>) => ledger.receive(m, client.seen));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`user ${userId}: no 'connected' within 20 s`));
+    }, 20_000);
+    socket.once("connected", () => {
+      clearTimeout(timer);
+      resolve(client);
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(err);
+    });
+  });
+}
+
+/** Connects many users, `parallel` at a time; returns them and each setup time (µs). */
+export async function connectAll(url: string, userIds: number[], ledger: Ledger | undefined, parallel = 50) {
+  const clients: BenchClient[] = [];
+  const setup = latencyHistogram();
+  let errors = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < userIds.length) {
+      const id = userIds[next++]!;
+      const started = nowUs();
+      try {
+        clients.push(await connect(url, id, ledger));
+        setup.recordValue(Math.max(1, nowUs() - started));
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, userIds.length) }, worker));
+  return { clients, setup, errors };
+}
+
+/** Sends one message and records its ACK; the text starts with the client_msg_id. */
+export async function send(ledger: Ledger, from: BenchClient, to: number, type: "directo" | "grupal", recipients: number, seq: number): Promise<void> {
+  const clientMsgId = `${from.userId}-${seq}`;
+  ledger.sent++;
+  ledger.sentAt.set(clientMsgId, nowUs());
+  try {
+    const reply = (await from.socket.timeout(30_000).emitWithAck("send_message", { to, type, message: `${clientMsgId} bench`, client_msg_id: clientMsgId })) as Record<string, unknown>;
+    ledger.ack(reply, clientMsgId, recipients);
+  } catch {
+    ledger.ackErrors++;
+  }
+}
+
+/** Waits until every ACKed delivery arrived, or the drain time is over. */
+export async function drain(ledger: Ledger, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (ledger.owed.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,103 @@
+import { parseArgs } from "node:util";
+import { buildReport, formatReport } from "./report.js";
+import { connections } from "./scenarios/connections.js";
+import { direct } from "./scenarios/direct.js";
+import { group } from "./scenarios/group.js";
+import { reconnect } from "./scenarios/reconnect.js";
+import { findServerProcesses, sampleProcess } from "./stats.js";
+
+const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|catchup [options]
+  --url URL            the edge (default http://localhost:5000)
+  --seconds N          how long the load runs (default 10; every loop is bounded)
+  --max-messages N     stop after N messages whatever the time (default 200000)
+  --users N            direct: users, in pairs (default 200)
+  --rate N             direct: open loop at N msgs/s (default 0 = closed loop); group: msgs/s (default 200)
+  --groups N --members N   group: 20 x 50 by default
+  --count N            connections: idle sockets (default 2000); reconnect: users (default 500)
+  --pending N          reconnect: pending messages per user (default 2); catchup: 1000
+  --window N           reconnect: seconds over which users reconnect (default 10)
+Prints a table, then one JSON object on the last line.`;
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: "string" },
+    url: { type: "string", default: "http://localhost:5000" },
+    seconds: { type: "string", default: "10" },
+    "max-messages": { type: "string", default: "200000" },
+    users: { type: "string", default: "200" },
+    rate: { type: "string" },
+    groups: { type: "string", default: "20" },
+    members: { type: "string", default: "50" },
+    count: { type: "string" },
+    pending: { type: "string" },
+    window: { type: "string", default: "10" },
+    help: { type: "boolean", default: false },
+  },
+});
+
+function num(name: string, value: string | undefined, fallback: number): number {
+  const n = value === undefined ? fallback : Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    process.stderr.write(`--${name} must be a non-negative number\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  if (values.help || !values.scenario) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(values.help ? 0 : 2);
+  }
+  const scenario = values.scenario;
+  const base = {
+    url: values.url,
+    seconds: Math.min(num("seconds", values.seconds, 10), 600),
+    maxMessages: num("max-messages", values["max-messages"], 200_000),
+    // Fresh user ids per run, so earlier runs' pending messages never leak into this one.
+    userIdBase: 1_000_000 + Math.floor(Math.random() * 1_000_000) * 100,
+  };
+  const servers = findServerProcesses();
+  const before = servers.map((p) => sampleProcess(p.pid, p.name)).filter((s) => s !== undefined);
+  const started = Date.now();
+  let params: Record<string, unknown>;
+  let result;
+  switch (scenario) {
+    case "direct":
+      params = { users: num("users", values.users, 200), rate: num("rate", values.rate, 0), seconds: base.seconds };
+      result = await direct({ ...base, users: params["users"] as number, rate: params["rate"] as number });
+      break;
+    case "group":
+      params = { groups: num("groups", values.groups, 20), members: num("members", values.members, 50), rate: num("rate", values.rate, 200), seconds: base.seconds };
+      result = await group({ ...base, groups: params["groups"] as number, members: params["members"] as number, rate: params["rate"] as number });
+      break;
+    case "connections":
+      params = { count: num("count", values.count, 2000) };
+      result = await connections({ ...base, count: params["count"] as number });
+      break;
+    case "reconnect":
+    case "catchup": {
+      const catchup = scenario === "catchup";
+      params = {
+        count: num("count", values.count, catchup ? 1 : 500),
+        pending: num("pending", values.pending, catchup ? 1000 : 2),
+        window: num("window", values.window, catchup ? 0 : 10),
+      };
+      result = await reconnect({ ...base, count: params["count"] as number, pending: params["pending"] as number, window: params["window"] as number });
+      break;
+    }
+    default:
+      process.stderr.write(`unknown scenario "${scenario}"\n${USAGE}\n`);
+      process.exit(2);
+  }
+  const wall = (Date.now() - started) / 1000;
+  const after = servers.map((p) => sampleProcess(p.pid, p.name)).filter((s) => s !== undefined);
+  const report = buildReport(scenario, params, result, before, after, wall);
+  process.stdout.write(`${formatReport(report)}\n${JSON.stringify(report)}\n`);
+  process.exit(report.lost > 0 ? 1 : 0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,40 @@
+import { connectAll, drain, Ledger, send, sleep, type BenchOptions } from "../clients.js";
+import type { ScenarioResult } from "../report.js";
+
+/**
+ * Users in pairs, each sending to its partner. Closed loop (no rate): every user sends its
+ * next message when the previous one is ACKed. Open loop (rate > 0): messages leave at a
+ * fixed total rate, round-robin over senders, without waiting for ACKs.
+ */
+export async function direct(options: BenchOptions & { users: number; rate: number }): Promise<ScenarioResult> {
+  const ledger = new Ledger();
+  const ids = Array.from({ length: options.users - (options.users % 2) }, (_, i) => options.userIdBase + i);
+  const { clients, setup, errors } = await connectAll(options.url, ids, ledger);
+  const partner = (id: number) => (id - options.userIdBase) % 2 === 0 ? id + 1 : id - 1;
+  const started = Date.now();
+  const deadline = started + options.seconds * 1000;
+  let seq = 0;
+  if (options.rate > 0) {
+    const interval = 1000 / options.rate;
+    const inflight: Promise<void>[] = [];
+    let next = started;
+    for (let i = 0; Date.now() < deadline && ledger.sent < options.maxMessages; i++) {
+      const from = clients[i % clients.length]!;
+      inflight.push(send(ledger, from, partner(from.userId), "directo", 1, seq++));
+      next += interval;
+      const wait = next - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+    await Promise.all(inflight);
+  } else {
+    await Promise.all(
+      clients.map(async (from) => {
+        while (Date.now() < deadline && ledger.sent < options.maxMessages) await send(ledger, from, partner(from.userId), "directo", 1, seq++);
+      }),
+    );
+  }
+  const sendSeconds = (Date.now() - started) / 1000;
+  await drain(ledger, 10_000);
+  for (const c of clients) c.socket.disconnect();
+  return { ledger, sendSeconds, setup, connectErrors: errors, connections: clients.length };
+}
