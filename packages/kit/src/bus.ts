@@ -12,10 +12,10 @@ export interface EventBus {
   /** True while messages can reach the broker. */
   readonly connected: boolean;
   /**
-   * Publishes and waits until the broker has the message; throws Unavailable when it
-   * cannot (disconnected, or no confirmation within the timeout).
+   * Publishes to one or more subjects and waits (once) until the broker has them all; throws
+   * Unavailable when it cannot (disconnected, or no confirmation within the timeout).
    */
-  publish(subject: string, payload: Uint8Array): Promise<void>;
+  publish(subject: string | string[], payload: Uint8Array): Promise<void>;
   /** Subscribes by subject (NATS wildcards allowed); survives reconnects. */
   subscribe(subject: string, handler: (payload: Uint8Array, subject: string) => void): BusSubscription;
   /** Flushes what is pending and closes. */
@@ -115,7 +115,7 @@ export function createNatsBus(options: NatsBusOptions): EventBus {
     async publish(subject, payload) {
       const conn = nc;
       if (!conn || !connected || conn.isClosed()) throw unavailable("the event bus (NATS) is unavailable");
-      conn.publish(subject, payload);
+      for (const s of Array.isArray(subject) ? subject : [subject]) conn.publish(s, payload);
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([

@@ -28,16 +28,18 @@ export function createLocalBus(): EventBus {
     },
     publish(subject, payload) {
       if (closed) return Promise.reject(new Error("the in-process event bus is closed"));
-      const targets = [...subscriptions.values()].filter((s) => subjectMatches(s.pattern, subject));
-      queue = queue.then(() => {
-        for (const target of targets) {
-          try {
-            target.handler(payload, subject);
-          } catch {
-            // A subscriber's failure is its own; the others still get the event.
+      for (const one of Array.isArray(subject) ? subject : [subject]) {
+        const targets = [...subscriptions.values()].filter((s) => subjectMatches(s.pattern, one));
+        queue = queue.then(() => {
+          for (const target of targets) {
+            try {
+              target.handler(payload, one);
+            } catch {
+              // A subscriber's failure is its own; the others still get the event.
+            }
           }
-        }
-      });
+        });
+      }
       return queue;
     },
     subscribe(pattern, handler): BusSubscription {

@@ -19,9 +19,8 @@ export function createEventPublisher(bus: EventBus, subjects: Subjects, logger: 
       if (message.roomType === RoomType.GRUPAL) {
         await bus.publish(subjects.groupMessage(message.to), payload);
       } else {
-        // The recipient's devices, and the sender's other devices.
-        await bus.publish(subjects.userMessage(message.to), payload);
-        await bus.publish(subjects.userMessage(message.senderId), payload);
+        // The recipient's devices, and the sender's other devices, confirmed together.
+        await bus.publish([subjects.userMessage(message.to), subjects.userMessage(message.senderId)], payload);
       }
     },
     async receipt(kind, messageId, senderId, recipientId, at) {

@@ -47,15 +47,47 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let running: Promise<void> | undefined;
   let stopped = false;
 
+  /**
+   * Rooms with messages waiting in the outbox: only their sends look for older entries first
+   * (a query per send otherwise). Unknown until the outbox was read once at start.
+   */
+  const backlog = new Set<bigint>();
+  let backlogKnown = false;
+
+  /** Handed-over entries are removed in batches (one DELETE for many); a crash before that
+   * only means a redundant, idempotent re-dispatch. */
+  const completed = new Set<bigint>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  const flushCompleted = () => {
+    flushTimer = undefined;
+    const ids = [...completed];
+    if (ids.length === 0) return flushing;
+    flushing = flushing
+      .then(() => q.completeDispatches(db, ids))
+      .then(() => ids.forEach((id) => completed.delete(id)))
+      .catch((err: unknown) => {
+        // Kept in `completed`; the next flush tries again.
+        logger.warn({ count: ids.length, err: describeError(err) }, "[DISPATCH] could not clear handed-over outbox entries");
+      });
+    return flushing;
+  };
+  const complete = (id: bigint) => {
+    completed.add(id);
+    if (completed.size >= 500) void flushCompleted();
+    else flushTimer ??= setTimeout(() => void flushCompleted(), 50);
+  };
+
   const backoff = (attempts: number) => Math.min(1000 * 2 ** Math.min(Math.max(attempts - 1, 0), 5), MAX_BACKOFF_MS);
 
   /** One hand-over; on failure the entry is rescheduled and false returned. */
   const dispatchOne = async (message: Message, origin: string, attempts: number) => {
     try {
       await delivery.dispatch({ message, origin });
-      await q.completeDispatch(db, message.id);
+      complete(message.id);
       return true;
     } catch (err) {
+      backlog.add(message.roomId);
       const delay = backoff(attempts);
       logger.warn({ mensajeId: String(message.id), attempts, retryInMs: delay, err: describeError(err) }, "[DISPATCH] delivery failed, will retry");
       await q.retryDispatchLater(db, message.id, delay).catch(() => {
@@ -72,7 +104,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const drainRoom = async (entries: { stored: q.StoredMessage; origin: string; attempts: number }[]) => {
     const waiting = await q.stillPending(db, entries.map((e) => e.stored.mensaje.id));
     for (const entry of entries) {
-      if (!waiting.has(entry.stored.mensaje.id)) continue;
+      if (!waiting.has(entry.stored.mensaje.id) || completed.has(entry.stored.mensaje.id)) continue;
       if (!(await dispatchOne(await toProto(entry.stored), entry.origin, entry.attempts))) return false;
       logger.info({ mensajeId: String(entry.stored.mensaje.id), attempts: entry.attempts }, "[DISPATCH] delivered from outbox");
     }
@@ -80,6 +112,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   };
 
   const sweep = async () => {
+    if (!backlogKnown) {
+      for (const room of await q.roomsWithBacklog(db)) backlog.add(room);
+      backlogKnown = true;
+    }
     const due = await q.claimDueDispatches(db, BATCH, DISPATCH_LEASE_MS);
     if (due.length === 0) return;
     const stored = new Map((await q.getMessages(db, due.map((d) => d.mensajeId))).map((s) => [s.mensaje.id, s]));
@@ -97,7 +133,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     for (const [roomId, entries] of byRoom) {
       if (stopped) return;
       try {
-        await serialize(String(roomId), () => drainRoom(entries));
+        backlog.add(roomId);
+        if (await serialize(String(roomId), () => drainRoom(entries))) backlog.delete(roomId);
       } catch (err) {
         // One room's trouble (e.g. rooms unreachable for its addressing) does not stop the others.
         logger.warn({ roomId: String(roomId), err: describeError(err) }, "[DISPATCH] outbox entries of a room failed");
@@ -119,13 +156,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   return {
     async dispatchInOrder(message, origin) {
       try {
-        const older = await q.pendingInRoomBefore(db, message.roomId, message.id);
+        const older = !backlogKnown || backlog.has(message.roomId) ? await q.pendingInRoomBefore(db, message.roomId, message.id) : [];
         const entries = older.map((o) => ({ stored: { mensaje: o.mensaje, cliente: o.cliente }, origin: o.entry.origen, attempts: o.entry.intentos + 1 }));
         if (entries.length > 0 && !(await drainRoom(entries))) {
           // An older message is still stuck: this one waits its turn in the outbox.
+          backlog.add(message.roomId);
           await q.retryDispatchLater(db, message.id, backoff(1));
           return false;
         }
+        if (backlogKnown) backlog.delete(message.roomId);
       } catch (err) {
         logger.warn({ mensajeId: String(message.id), err: describeError(err) }, "[DISPATCH] could not check the room's older messages");
         await q.retryDispatchLater(db, message.id, backoff(1)).catch(() => {});
@@ -141,6 +180,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       stopped = true;
       clearTimeout(timer);
       await running;
+      clearTimeout(flushTimer);
+      await flushCompleted();
     },
   };
 }

@@ -65,13 +65,6 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       const input = validateSend(req, deps.maxMessageLength);
       assertActingAs(ctx, input.senderId, "send messages");
 
-      if (input.clientMsgId !== undefined) {
-        const original = await q.findByClientMsgId(db, input.senderId, input.clientMsgId);
-        if (original) {
-          const room = await directory.get(original.mensaje.salaChatId);
-          return { message: toMessage(original, room), duplicate: true, dispatched: false };
-        }
-      }
       if (input.type === RoomType.GRUPAL && input.tipo !== "sistema") {
         const { isMember } = await deps.rooms.checkMembership({ groupId: input.to, userId: input.senderId });
         if (!isMember) throw permissionDenied(`user ${input.senderId} is not a member of group ${input.to}`);

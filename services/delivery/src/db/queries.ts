@@ -25,6 +25,24 @@ export async function recordDispatch(
   dispatch: { mensajeId: bigint; remitenteId: bigint; salaChatId: bigint },
   recipientIds: bigint[],
 ): Promise<{ skipped: bigint[] }> {
+  // The common case in one statement (one round trip, one commit); a foreign-key refusal
+  // (an existing upred_db's usuarios) falls back to the row-by-row path below.
+  if (recipientIds.length <= INSERT_CHUNK) {
+    try {
+      await db.execute(sql`
+        with d as (
+          insert into ${despachosMensaje} (mensaje_id, remitente_id, sala_chat_id)
+          values (${dispatch.mensajeId}, ${dispatch.remitenteId}, ${dispatch.salaChatId})
+          on conflict do nothing
+        )
+        insert into ${destinatariosMensaje} (mensaje_id, destinatario_id)
+        select ${dispatch.mensajeId}::bigint, unnest(${`{${recipientIds.join(",")}}`}::bigint[])
+        on conflict do nothing`);
+      return { skipped: [] };
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) throw err;
+    }
+  }
   return transaction(db, async (tx) => {
     await tx.insert(despachosMensaje).values(dispatch).onConflictDoNothing();
     const skipped: bigint[] = [];

@@ -26,9 +26,6 @@ export async function findByClientMsgId(db: MessagesDb, senderId: bigint, client
   return row;
 }
 
-/** Raised inside the insert transaction when a concurrent retry already stored the key. */
-class DuplicateKey extends Error {}
-
 export interface NewMessage {
   values: typeof mensajes.$inferInsert;
   clientMsgId: string | undefined;
@@ -38,44 +35,79 @@ export interface NewMessage {
   inlineLeaseMs: number;
 }
 
+const isIdempotencyConflict = (err: unknown) => {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === "23505") return true;
+  }
+  return false;
+};
+
+/** A row of the insert statement below, as the driver returns it (snake_case). */
+interface InsertedRow {
+  id: unknown;
+  mensaje_uuid: string;
+  sala_chat_id: unknown;
+  remitente_id: unknown;
+  tipo_mensaje: Mensaje["tipoMensaje"];
+  contenido: string | null;
+  url_archivo: string | null;
+  metadatos: unknown;
+  enviado_en: unknown;
+  client_msg_id: string | null;
+  client_timestamp: string | null;
+}
+
+const big = (v: unknown) => BigInt(String(v));
+const date = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
+
 /**
- * Stores the message, its client data and its outbox entry in one transaction. With a
- * client_msg_id, a concurrent retry waits on the unique index until the first commits,
- * then finds its row: the result is `{ duplicate }` and nothing of the retry is kept.
+ * Stores the message, its client data and its outbox entry in ONE statement (data-modifying
+ * CTEs), so the hot path pays one round trip and one commit. With a client_msg_id, a retry
+ * violates the idempotency index — concurrently, it waits until the first commits — and the
+ * whole statement writes nothing; the result is then `{ duplicate }` with the original.
  */
 export async function insertMessage(
   db: MessagesDb,
   input: NewMessage,
 ): Promise<{ stored: StoredMessage } | { duplicate: StoredMessage }> {
+  const v = input.values;
+  const withClient = input.clientMsgId !== undefined || input.clientTimestamp !== undefined;
   try {
-    const stored = await transaction(db, async (tx) => {
-      const [mensaje] = await tx.insert(mensajes).values(input.values).returning();
-      let cliente: MensajeCliente | null = null;
-      if (input.clientMsgId !== undefined || input.clientTimestamp !== undefined) {
-        const [row] = await tx
-          .insert(mensajesCliente)
-          .values({
-            mensajeId: mensaje!.id,
-            remitenteId: mensaje!.remitenteId,
-            clientMsgId: input.clientMsgId ?? null,
-            clientTimestamp: input.clientTimestamp ?? null,
-          })
-          .onConflictDoNothing()
-          .returning();
-        if (!row) throw new DuplicateKey();
-        cliente = row;
-      }
-      await tx.insert(mensajesDespachoPendiente).values({
-        mensajeId: mensaje!.id,
-        origen: input.origin,
-        proximoIntento: sql`now() + ${`${input.inlineLeaseMs} milliseconds`}::interval`,
-      });
-      return { mensaje: mensaje!, cliente };
-    });
-    return { stored };
+    const result = await db.execute<InsertedRow & Record<string, unknown>>(sql`
+      with m as (
+        insert into ${mensajes} (sala_chat_id, remitente_id, tipo_mensaje, contenido, url_archivo, metadatos)
+        values (${v.salaChatId}, ${v.remitenteId}, ${v.tipoMensaje ?? "texto"}::tipo_mensaje_enum, ${v.contenido ?? null}, ${v.urlArchivo ?? null}, ${JSON.stringify(v.metadatos ?? {})}::jsonb)
+        returning *
+      ), c as (
+        insert into ${mensajesCliente} (mensaje_id, remitente_id, client_msg_id, client_timestamp)
+        select id, remitente_id, ${input.clientMsgId ?? null}::text, ${input.clientTimestamp ?? null}::text from m where ${withClient}::boolean
+        returning client_msg_id, client_timestamp
+      ), o as (
+        insert into ${mensajesDespachoPendiente} (mensaje_id, origen, proximo_intento)
+        select id, ${input.origin}, now() + ${`${input.inlineLeaseMs} milliseconds`}::interval from m
+      )
+      select m.*, c.client_msg_id, c.client_timestamp from m left join c on true`);
+    const row = (result as unknown as { rows: InsertedRow[] }).rows[0]!;
+    const mensaje: Mensaje = {
+      id: big(row.id),
+      mensajeUuid: row.mensaje_uuid,
+      salaChatId: big(row.sala_chat_id),
+      remitenteId: big(row.remitente_id),
+      tipoMensaje: row.tipo_mensaje,
+      contenido: row.contenido,
+      urlArchivo: row.url_archivo,
+      metadatos: (typeof row.metadatos === "string" ? JSON.parse(row.metadatos) : row.metadatos) as Mensaje["metadatos"],
+      enviadoEn: date(row.enviado_en),
+      editadoEn: null,
+      eliminadoEn: null,
+    };
+    const cliente: MensajeCliente | null = withClient
+      ? { mensajeId: mensaje.id, remitenteId: mensaje.remitenteId, clientMsgId: row.client_msg_id, clientTimestamp: row.client_timestamp }
+      : null;
+    return { stored: { mensaje, cliente } };
   } catch (err) {
-    if (!(err instanceof DuplicateKey) || input.clientMsgId === undefined) throw err;
-    const original = await findByClientMsgId(db, input.values.remitenteId, input.clientMsgId);
+    if (input.clientMsgId === undefined || !isIdempotencyConflict(err)) throw err;
+    const original = await findByClientMsgId(db, v.remitenteId, input.clientMsgId);
     if (!original) throw err;
     return { duplicate: original };
   }
@@ -154,6 +186,20 @@ export function pendingInRoomBefore(db: MessagesDb, roomId: bigint, beforeId: bi
     .leftJoin(mensajesCliente, eq(mensajesCliente.mensajeId, mensajes.id))
     .where(and(eq(mensajes.salaChatId, roomId), lt(mensajesDespachoPendiente.mensajeId, beforeId)))
     .orderBy(asc(mensajesDespachoPendiente.mensajeId));
+}
+
+/** Removes handed-over outbox entries in one statement. */
+export async function completeDispatches(db: MessagesDb, ids: bigint[]): Promise<void> {
+  if (ids.length > 0) await db.delete(mensajesDespachoPendiente).where(inArray(mensajesDespachoPendiente.mensajeId, ids));
+}
+
+/** The rooms that have messages waiting in the outbox (at start, to keep their order). */
+export async function roomsWithBacklog(db: MessagesDb): Promise<bigint[]> {
+  const rows = await db
+    .selectDistinct({ room: mensajes.salaChatId })
+    .from(mensajesDespachoPendiente)
+    .innerJoin(mensajes, eq(mensajes.id, mensajesDespachoPendiente.mensajeId));
+  return rows.map((r) => r.room);
 }
 
 /** Which of these outbox entries are still waiting (another path may have sent them). */
