@@ -6,8 +6,10 @@ export interface BenchOptions {
   seconds: number;
   /** Hard cap on messages sent, whatever the duration. */
   maxMessages: number;
-  /** Query/auth fields per user, e.g. a token; the bench's users are plain ids by default. */
+  /** The first user id of this run (fresh ids per run). */
   userIdBase: number;
+  /** How long to wait for outstanding deliveries after the load. */
+  drainSeconds: number;
 }
 
 /** What every scenario counts, shared by its clients. */

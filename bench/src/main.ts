@@ -16,6 +16,7 @@ const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|ca
   --count N            connections: idle sockets (default 2000); reconnect: users (default 500)
   --pending N          reconnect: pending messages per user (default 2); catchup: 1000
   --window N           reconnect: seconds over which users reconnect (default 10)
+  --drain N            seconds to wait for outstanding deliveries after the load (default 10)
 Prints a table, then one JSON object on the last line.`;
 
 const { values } = parseArgs({
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     count: { type: "string" },
     pending: { type: "string" },
     window: { type: "string", default: "10" },
+    drain: { type: "string", default: "10" },
     help: { type: "boolean", default: false },
   },
 });
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     maxMessages: num("max-messages", values["max-messages"], 200_000),
     // Fresh user ids per run, so earlier runs' pending messages never leak into this one.
     userIdBase: 1_000_000 + Math.floor(Math.random() * 1_000_000) * 100,
+    drainSeconds: Math.min(num("drain", values.drain, 10), 300),
   };
   const servers = findServerProcesses();
   const before = servers.map((p) => sampleProcess(p.pid, p.name)).filter((s) => s !== undefined);

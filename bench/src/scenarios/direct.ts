@@ -34,7 +34,7 @@ export async function direct(options: BenchOptions & { users: number; rate: numb
     );
   }
   const sendSeconds = (Date.now() - started) / 1000;
-  await drain(ledger, 10_000);
+  await drain(ledger, options.drainSeconds * 1000);
   for (const c of clients) c.socket.disconnect();
   return { ledger, sendSeconds, setup, connectErrors: errors, connections: clients.length };
 }

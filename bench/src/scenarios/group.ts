@@ -23,7 +23,7 @@ export async function group(options: BenchOptions & { groups: number; members: n
   }
   await Promise.all(inflight);
   const sendSeconds = (Date.now() - started) / 1000;
-  await drain(ledger, 10_000);
+  await drain(ledger, options.drainSeconds * 1000);
   for (const c of clients) c.socket.disconnect();
   return { ledger, sendSeconds, setup, connectErrors: errors, connections: clients.length };
 }

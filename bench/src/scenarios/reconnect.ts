@@ -42,7 +42,7 @@ export async function reconnect(options: BenchOptions & { count: number; pending
     }),
   );
   const sendSeconds = (Date.now() - started) / 1000;
-  await drain(ledger, 5000);
+  await drain(ledger, options.drainSeconds * 1000);
   for (const c of clients) c.socket.disconnect();
   return { ledger, sendSeconds, setup: catchUp, connectErrors: errors, connections: clients.length, catchUpLabel: true };
 }
