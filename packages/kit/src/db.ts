@@ -133,6 +133,8 @@ export interface Database<TSchema extends Record<string, unknown>> {
   /** Applies the service's pending migrations. */
   migrate(options: Omit<MigrationOptions, "url">): Promise<void>;
   ping(): Promise<boolean>;
+  /** Connections by state, for metrics. */
+  stats(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -173,6 +175,7 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
           return false;
         }
       },
+      stats: () => ({ total: 1, idle: 0, waiting: 0 }),
       close: () => client.close(),
     };
   }
@@ -182,6 +185,7 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
     kind: "postgres",
     migrate: (m) => runMigrations({ ...m, url }),
     ping: () => pingDatabase(pool),
+    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
 }

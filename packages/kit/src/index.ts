@@ -13,3 +13,4 @@ export * from "./service.js";
 export * from "./time.js";
 export * from "./local-bus.js";
 export * from "./credentials.js";
+export * from "./metrics.js";

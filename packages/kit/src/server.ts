@@ -34,6 +34,8 @@ export interface ConnectServerOptions {
 export interface RunningServer {
   /** The bound port (useful with port 0). */
   port: number;
+  /** The port of GET /metrics, when metrics are served. */
+  metricsPort?: number | undefined;
   /** The base URL clients use to reach this server. */
   url: string;
   /** Stop accepting, let in-flight calls finish (up to the grace period), then close. */

@@ -3,6 +3,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { ConfigError, databaseUrl, DEFAULT_DATABASE_URL, loadEnv, logLevel, nodeEnv, port, positiveInt, prefixed, z, type Env } from "./config.js";
 import { openDatabase, type Db } from "./db.js";
+import { createServiceMetrics, rpcMetrics, serveMetrics, type ServiceMetrics } from "./metrics.js";
 import { safeUrl } from "./logger.js";
 import { startConnectServer, type RunningServer, type TlsFiles } from "./server.js";
 
@@ -24,6 +25,8 @@ export interface BaseServiceConfig {
    * optional in development (any caller is accepted, with a warning).
    */
   serviceToken: string | undefined;
+  /** Where GET /metrics (Prometheus) is served: unset = off, 0 = any free port. */
+  metricsPort: number | undefined;
 }
 
 /**
@@ -44,6 +47,7 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
     SSL_KEY_FILE: z.string().optional(),
     LOG_LEVEL: logLevel,
     SERVICE_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
+    [`${up}_METRICS_PORT`]: z.coerce.number().int().min(0).max(65535).optional(),
   });
   const merged: Env = {
     ...env,
@@ -64,6 +68,7 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
   return {
     service,
     serviceToken,
+    metricsPort: parsed[`${up}_METRICS_PORT`] as number | undefined,
     env: parsed["NODE_ENV"] as BaseServiceConfig["env"],
     host: parsed["HOST"] as string,
     port: parsed[`${up}_PORT`] as number,
@@ -78,6 +83,7 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
 export interface ServiceContext<TSchema extends Record<string, unknown>> {
   db: Db<TSchema>;
   logger: Logger;
+  metrics: ServiceMetrics;
 }
 
 export interface ServiceParts {
@@ -125,11 +131,12 @@ export async function startService<TSchema extends Record<string, unknown>>(
     throw err;
   }
   logger.info({ db: safeUrl(config.databaseUrl), kind: database.kind }, "[DB] ready");
-  const parts = await options.build({ db: database.db, logger });
+  const metrics = createServiceMetrics(config.service);
+  const parts = await options.build({ db: database.db, logger, metrics });
   const extraReady = parts.ready;
   const server = await startConnectServer({
     routes: parts.routes,
-    interceptors: parts.interceptors ?? [],
+    interceptors: [rpcMetrics(metrics), ...(parts.interceptors ?? [])],
     serviceNames: options.serviceNames,
     ready: async () => (await database.ping()) && (extraReady ? await extraReady() : true),
     logger,
@@ -140,13 +147,23 @@ export async function startService<TSchema extends Record<string, unknown>>(
   });
   if (config.serviceToken === undefined) logger.warn("[AUTH] no SERVICE_TOKEN: any caller on the network is accepted (development only)");
   logger.info({ url: server.url, services: options.serviceNames }, `[INICIO] ${config.service} listening on ${server.url}`);
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : await serveMetrics(metrics.registry, config.host, config.metricsPort, () => {
+          const stats = database.stats();
+          for (const [state, value] of Object.entries(stats)) metrics.dbPool.set({ state }, value);
+        });
+  if (metricsServer) logger.info({ port: metricsServer.port }, `[METRICS] GET /metrics on port ${metricsServer.port}`);
   let closing: Promise<void> | undefined;
   return {
     port: server.port,
     url: server.url,
+    metricsPort: metricsServer?.port,
     close() {
       closing ??= (async () => {
         await server.close();
+        await metricsServer?.close();
         await parts.close?.();
         await database.close();
       })();

@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { describeError, type EventBus, type Logger, type Subjects } from "@redup/kit";
+import { describeError, type EventBus, type Logger, type ServiceMetrics, type Subjects } from "@redup/kit";
 import { MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -12,15 +12,20 @@ export interface EventPublisher {
   receipt(kind: ReceiptKind, messageId: bigint, senderId: bigint, recipientId: bigint, at: Date): Promise<void>;
 }
 
-export function createEventPublisher(bus: EventBus, subjects: Subjects, logger: Logger): EventPublisher {
+export function createEventPublisher(bus: EventBus, subjects: Subjects, logger: Logger, metrics: ServiceMetrics): EventPublisher {
   return {
     async messageCreated(message, origin) {
       const payload = toBinary(MessageCreatedSchema, create(MessageCreatedSchema, { message, origin }));
-      if (message.roomType === RoomType.GRUPAL) {
-        await bus.publish(subjects.groupMessage(message.to), payload);
-      } else {
-        // The recipient's devices, and the sender's other devices, confirmed together.
-        await bus.publish([subjects.userMessage(message.to), subjects.userMessage(message.senderId)], payload);
+      const targets =
+        message.roomType === RoomType.GRUPAL
+          ? subjects.groupMessage(message.to)
+          : // The recipient's devices, and the sender's other devices, confirmed together.
+            [subjects.userMessage(message.to), subjects.userMessage(message.senderId)];
+      try {
+        await bus.publish(targets, payload);
+      } catch (err) {
+        metrics.natsPublishErrors.inc();
+        throw err;
       }
     },
     async receipt(kind, messageId, senderId, recipientId, at) {
@@ -32,6 +37,7 @@ export function createEventPublisher(bus: EventBus, subjects: Subjects, logger: 
       try {
         await bus.publish(subjects.userReceipt(senderId), payload);
       } catch (err) {
+        metrics.natsPublishErrors.inc();
         logger.warn({ mensajeId: String(messageId), err: describeError(err) }, "[NATS] receipt not published");
       }
     },

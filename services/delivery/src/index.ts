@@ -20,7 +20,7 @@ export function startDelivery(config: Config, logger: Logger, bus?: EventBus): P
     schema,
     migrations: MIGRATIONS,
     serviceNames: SERVICE_NAMES,
-    build: ({ db }) => {
+    build: ({ db, metrics }) => {
       const rooms = createServiceClient(RoomsService, {
         baseUrl: config.roomsUrl,
         timeoutMs: config.rpcTimeoutMs,
@@ -29,7 +29,7 @@ export function startDelivery(config: Config, logger: Logger, bus?: EventBus): P
       });
       const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-delivery", logger });
       return {
-        routes: createRoutes({ db, rooms, logger, events: createEventPublisher(eventBus, subjects(config.subjectPrefix), logger) }),
+        routes: createRoutes({ db, rooms, logger, events: createEventPublisher(eventBus, subjects(config.subjectPrefix), logger, metrics) }),
         ready: async () => eventBus.connected,
         // A bus passed in belongs to the caller.
         close: bus ? undefined : () => eventBus.close(),

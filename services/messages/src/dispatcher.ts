@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { describeError, type Logger } from "@redup/kit";
+import { describeError, type Logger, type ServiceMetrics } from "@redup/kit";
 import type { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessageSchema, type Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import * as q from "./db/queries.js";
@@ -15,6 +15,7 @@ export interface DispatcherDeps {
   logger: Logger;
   /** The per-room turn SendMessage also takes, so a room's messages go out in id order. */
   serialize: Serialize;
+  metrics: ServiceMetrics;
   /** How often the outbox is scanned for messages delivery has not confirmed. */
   intervalMs: number;
 }
@@ -63,6 +64,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     flushTimer = undefined;
     const ids = [...completed];
     if (ids.length === 0) return flushing;
+    deps.metrics.batchSize.observe({ kind: "outbox_cleanup" }, ids.length);
     flushing = flushing
       .then(() => q.completeDispatches(db, ids))
       .then(() => ids.forEach((id) => completed.delete(id)))
@@ -118,6 +120,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
     const due = await q.claimDueDispatches(db, BATCH, DISPATCH_LEASE_MS);
     if (due.length === 0) return;
+    deps.metrics.batchSize.observe({ kind: "outbox_sweep" }, due.length);
     const stored = new Map((await q.getMessages(db, due.map((d) => d.mensajeId))).map((s) => [s.mensaje.id, s]));
     const byRoom = new Map<bigint, { stored: q.StoredMessage; origin: string; attempts: number }[]>();
     for (const entry of due) {

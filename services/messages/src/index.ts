@@ -20,13 +20,13 @@ export function startMessages(config: Config, logger: Logger): Promise<RunningSe
     schema,
     migrations: MIGRATIONS,
     serviceNames: SERVICE_NAMES,
-    build: ({ db }) => {
+    build: ({ db, metrics }) => {
       const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, token: config.serviceToken };
       const rooms = createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions });
       const delivery = createServiceClient(DeliveryService, { ...clientOptions, baseUrl: config.deliveryUrl, timeoutMs: config.dispatchTimeoutMs });
       const directory = createRoomDirectory(rooms);
       const serialize = createKeyedSerializer();
-      const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, serialize, intervalMs: config.dispatchRetryIntervalMs });
+      const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, serialize, metrics, intervalMs: config.dispatchRetryIntervalMs });
       dispatcher.start();
       return {
         routes: createRoutes({ db, rooms, directory, dispatcher, serialize, maxMessageLength: config.maxMessageLength }),

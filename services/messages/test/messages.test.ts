@@ -191,6 +191,24 @@ describe("calls on behalf of a user", () => {
   });
 });
 
+describe("metrics", () => {
+  it("serves Prometheus metrics: RPC latency by method and code, pool, batches", async () => {
+    await direct(700n, 701n, "métrica");
+    await codeOf(sys.clients.messages.getMessage({ messageId: 0n }));
+    const scrape = async (port: number | undefined) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const messages = await scrape(sys.messages.metricsPort);
+    expect(messages).toMatch(/^redup_rpc_duration_seconds_count\{service="messages",method="SendMessage",code="ok"\} [1-9]\d*$/m);
+    expect(messages).toMatch(/^redup_rpc_duration_seconds_count\{service="messages",method="GetMessage",code="InvalidArgument"\} 1$/m);
+    expect(messages).toMatch(/^redup_db_pool_connections\{state="total",service="messages"\} [1-9]\d*$/m);
+    expect(messages).toContain("redup_batch_size_bucket");
+    expect(messages).not.toContain("métrica");
+    const delivery = await scrape(sys.delivery.metricsPort);
+    expect(delivery).toMatch(/^redup_rpc_duration_seconds_count\{service="delivery",method="Dispatch",code="ok"\} [1-9]\d*$/m);
+    expect(delivery).toMatch(/^redup_nats_publish_errors_total\{service="delivery"\} 0$/m);
+    expect(await scrape(sys.rooms.metricsPort)).toMatch(/redup_rpc_duration_seconds_count\{service="rooms",method="ResolveDirectRoom",code="ok"\}/);
+  });
+});
+
 describe("reading, editing and deleting", () => {
   it("reads one, a batch in order, and history newest first with keyset pages", async () => {
     const sent = [];

@@ -40,6 +40,9 @@ export async function startTestSystem(extraEnv: Record<string, string> = {}): Pr
     MESSAGES_PORT: "0",
     DELIVERY_PORT: "0",
     DISPATCH_RETRY_INTERVAL_MS: "200",
+    ROOMS_METRICS_PORT: "0",
+    MESSAGES_METRICS_PORT: "0",
+    DELIVERY_METRICS_PORT: "0",
     ...extraEnv,
   };
   const rooms = await startRooms(roomsConfig(env), logger);

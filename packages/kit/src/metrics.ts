@@ -1,0 +1,84 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** The Prometheus metrics of one gRPC service, on a registry of its own. */
+export function createServiceMetrics(service: string) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry, prefix: "redup_" });
+  return {
+    registry,
+    rpc: new Histogram({
+      name: "redup_rpc_duration_seconds",
+      help: "Latency of the RPCs this service served, by method and status code",
+      labelNames: ["method", "code"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    dbPool: new Gauge({
+      name: "redup_db_pool_connections",
+      help: "Database pool connections by state (total, idle, waiting clients)",
+      labelNames: ["state"] as const,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: "redup_batch_size",
+      help: "Rows handled per batch, by batch kind (e.g. outbox sweep, outbox cleanup)",
+      labelNames: ["kind"] as const,
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers: [registry],
+    }),
+    natsPublishErrors: new Counter({
+      name: "redup_nats_publish_errors_total",
+      help: "Events that could not be published on NATS",
+      registers: [registry],
+    }),
+  };
+}
+
+export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
+
+/** Observes every served RPC's latency and status code. */
+export function rpcMetrics(metrics: ServiceMetrics): Interceptor {
+  return (next) => async (req) => {
+    const end = metrics.rpc.startTimer({ method: req.method.name });
+    try {
+      const res = await next(req);
+      end({ code: "ok" });
+      return res;
+    } catch (err) {
+      end({ code: Code[ConnectError.from(err).code] ?? "unknown" });
+      throw err;
+    }
+  };
+}
+
+/** Serves GET /metrics on its own HTTP/1.1 port (Prometheus does not speak h2c). */
+export async function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+  beforeCollect: () => void = () => {},
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+      res.writeHead(404).end();
+      return;
+    }
+    beforeCollect();
+    registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
