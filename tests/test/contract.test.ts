@@ -3,11 +3,10 @@
  * definitions loaded from the .proto files at run time — an independent gRPC stack that
  * shares no generated code with the servers.
  */
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
 import { startCoreServices, type CoreServices } from "@redup/system";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -54,18 +53,7 @@ let delivery: ReturnType<typeof stub>;
 
 beforeAll(async () => {
   db = await createTestDatabase("contract");
-  core = await startCoreServices(
-    {
-      DATABASE_URL: db.url,
-      HOST: "127.0.0.1",
-      ROOMS_PORT: "0",
-      MESSAGES_PORT: "0",
-      DELIVERY_PORT: "0",
-      NATS_URL: process.env["TEST_NATS_URL"] || process.env["NATS_URL"] || "nats://127.0.0.1:4222",
-      NATS_SUBJECT_PREFIX: `t${randomBytes(4).toString("hex")}`,
-    },
-    { logLevel: "silent" },
-  );
+  core = await startCoreServices(coreTestEnv(db.url), { logLevel: "silent" });
   rooms = stub(loaded.redup.rooms.v1.RoomsService, core.rooms.url);
   messages = stub(loaded.redup.messages.v1.MessagesService, core.messages.url);
   delivery = stub(loaded.redup.delivery.v1.DeliveryService, core.delivery.url);

@@ -94,6 +94,9 @@ interface AppService {
   required: string[];
 }
 
+/** Workspaces that never ship in the image: the cross-service tests and the load generator. */
+const DEV_ONLY_WORKSPACES = new Set(["tests", "bench"]);
+
 /** The least each service must be given, whatever its config.ts says. */
 // SERVICE_TOKEN is required in production by every service (and sent by every caller); the
 // edge needs a way to verify clients' JWTs: the deployments use SECRET_KEY (HS256).
@@ -860,7 +863,7 @@ describe("deploy/Dockerfile and the image scripts", () => {
     }
   });
 
-  it("puts every workspace's build (but the tests), the entrypoint and the health check into the runtime image", () => {
+  it("puts every workspace's build (but the dev-only tests and bench), the entrypoint and the health check into the runtime image", () => {
     const staging = instructions.find((l) => l.includes("/out") && l.includes("dist"));
     expect(staging, "no step gathers the runtime files").toBeTruthy();
     const list = /for\s+ws\s+in\s+([^;]+);/.exec(staging!)?.[1].trim().split(/\s+/) ?? [];
@@ -871,7 +874,7 @@ describe("deploy/Dockerfile and the image scripts", () => {
           : [entry],
       ),
     );
-    for (const ws of workspaceDirs().filter((w) => w !== "tests")) {
+    for (const ws of workspaceDirs().filter((w) => !DEV_ONLY_WORKSPACES.has(w))) {
       expect(covered.has(ws), `${ws} is not copied into the runtime image`).toBe(true);
     }
     for (const s of SERVICES) expect(covered.has(s.dir), `${s.name} is not copied into the image`).toBe(true);

@@ -3,10 +3,9 @@
  * (@grpc/grpc-js): each call is answered with a status (never UNKNOWN), a refused call
  * writes no row, the services stay up, and a valid call still works afterwards.
  */
-import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { create, toBinary, type DescService } from "@bufbuild/protobuf";
-import { createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessagesService, SendMessageRequestSchema } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -22,18 +21,7 @@ let core: CoreServices;
 
 beforeAll(async () => {
   db = await createTestDatabase("rpcfuzz");
-  core = await startCoreServices(
-    {
-      DATABASE_URL: db.url,
-      HOST: "127.0.0.1",
-      ROOMS_PORT: "0",
-      MESSAGES_PORT: "0",
-      DELIVERY_PORT: "0",
-      NATS_URL: process.env["TEST_NATS_URL"] || process.env["NATS_URL"] || "nats://127.0.0.1:4222",
-      NATS_SUBJECT_PREFIX: `t${randomBytes(4).toString("hex")}`,
-    },
-    { logLevel: "silent" },
-  );
+  core = await startCoreServices(coreTestEnv(db.url), { logLevel: "silent" });
 });
 afterAll(async () => {
   await core?.close();

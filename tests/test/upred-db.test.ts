@@ -3,10 +3,9 @@
  * with foreign keys to `usuarios` and `grupos`. Migrations must keep them as they are, and
  * every service must work on top of them.
  */
-import { randomBytes } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createServiceClient } from "@redup/kit";
-import { createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -60,15 +59,7 @@ let db: TestDatabase;
 let core: CoreServices;
 let enumOids: unknown[];
 
-const env = () => ({
-  DATABASE_URL: db.url,
-  HOST: "127.0.0.1",
-  ROOMS_PORT: "0",
-  MESSAGES_PORT: "0",
-  DELIVERY_PORT: "0",
-  NATS_URL: process.env["TEST_NATS_URL"] || process.env["NATS_URL"] || "nats://127.0.0.1:4222",
-  NATS_SUBJECT_PREFIX: `t${randomBytes(4).toString("hex")}`,
-});
+const env = () => coreTestEnv(db.url);
 const query = (sql: string, params: unknown[] = []) => withClient(db.url, async (c) => (await c.query(sql, params)).rows);
 const oids = () => query("select typname, oid::text from pg_type where typname in ('tipo_sala_chat_enum', 'tipo_mensaje_enum') order by 1");
 

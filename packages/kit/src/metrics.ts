@@ -40,20 +40,29 @@ export function createServiceMetrics(service: string) {
 
 export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
 
-/** Observes every served RPC's latency and status code. */
-export function rpcMetrics(metrics: ServiceMetrics): Interceptor {
+/**
+ * Observes each call's latency and status code into a histogram labelled with `code` plus
+ * what `labels` derives from the call (method, service...). Serves servers and clients alike.
+ */
+export function latencyInterceptor<L extends string>(
+  histogram: Histogram<L | "code">,
+  labels: (req: { service: { name: string }; method: { name: string } }) => Partial<Record<L, string>>,
+): Interceptor {
   return (next) => async (req) => {
-    const end = metrics.rpc.startTimer({ method: req.method.name });
+    const end = histogram.startTimer(labels(req) as Partial<Record<L | "code", string>>);
     try {
       const res = await next(req);
-      end({ code: "ok" });
+      end({ code: "ok" } as Partial<Record<L | "code", string>>);
       return res;
     } catch (err) {
-      end({ code: Code[ConnectError.from(err).code] ?? "unknown" });
+      end({ code: Code[ConnectError.from(err).code] ?? "unknown" } as Partial<Record<L | "code", string>>);
       throw err;
     }
   };
 }
+
+/** Observes every served RPC's latency by method and status code. */
+export const rpcMetrics = (metrics: ServiceMetrics): Interceptor => latencyInterceptor(metrics.rpc, (req) => ({ method: req.method.name }));
 
 /** Serves GET /metrics on its own HTTP/1.1 port (Prometheus does not speak h2c). */
 export async function serveMetrics(

@@ -1,4 +1,5 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
+import { latencyInterceptor } from "@redup/kit";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** The edge's Prometheus metrics, on a registry of its own (several edges may share a process). */
@@ -44,16 +45,5 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Observes every service call's latency and outcome. */
-export function rpcMetricsInterceptor(metrics: Metrics): Interceptor {
-  return (next) => async (req) => {
-    const end = metrics.rpc.startTimer({ service: req.service.name, method: req.method.name });
-    try {
-      const res = await next(req);
-      end({ code: "ok" });
-      return res;
-    } catch (err) {
-      end({ code: Code[ConnectError.from(err).code] ?? "unknown" });
-      throw err;
-    }
-  };
-}
+export const rpcMetricsInterceptor = (metrics: Metrics): Interceptor =>
+  latencyInterceptor(metrics.rpc, (req) => ({ service: req.service.name, method: req.method.name }));

@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { createLogger, type Logger } from "@redup/kit";
-import { createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
 import { startCoreServices, type CoreServices } from "@redup/system";
 import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../src/events.js";
@@ -23,18 +22,7 @@ export interface Stack {
 
 export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
   const db = await createTestDatabase("edge");
-  const base: Record<string, string> = {
-    DATABASE_URL: db.url,
-    HOST: "127.0.0.1",
-    ROOMS_PORT: "0",
-    MESSAGES_PORT: "0",
-    DELIVERY_PORT: "0",
-    NATS_URL: process.env["TEST_NATS_URL"] || process.env["NATS_URL"] || "nats://127.0.0.1:4222",
-    NATS_SUBJECT_PREFIX: `t${randomBytes(4).toString("hex")}`,
-    DISPATCH_RETRY_INTERVAL_MS: "200",
-    RPC_TIMEOUT_MS: "3000",
-    ...extraEnv,
-  };
+  const base = coreTestEnv(db.url, { DISPATCH_RETRY_INTERVAL_MS: "200", RPC_TIMEOUT_MS: "3000", ...extraEnv });
   const core = await startCoreServices(base, { logLevel: "silent" });
   const env = { ...base, ...(core.env as Record<string, string>) };
   const edges: EdgeServer[] = [];

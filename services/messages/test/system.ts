@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { createLogger, createServiceClient, type RunningServer } from "@redup/kit";
-import { createTestDatabase, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, type TestDatabase } from "@redup/kit/testing";
 import { loadConfig as deliveryConfig, startDelivery } from "@redup/delivery";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
@@ -29,22 +28,15 @@ export interface TestSystem {
 
 export async function startTestSystem(extraEnv: Record<string, string> = {}): Promise<TestSystem> {
   const db = await createTestDatabase("msg");
-  const prefix = `t${randomBytes(4).toString("hex")}`;
-  const natsUrl = process.env["TEST_NATS_URL"] || process.env["NATS_URL"] || "nats://127.0.0.1:4222";
-  const env: Record<string, string> = {
-    DATABASE_URL: db.url,
-    HOST: "127.0.0.1",
-    NATS_URL: natsUrl,
-    NATS_SUBJECT_PREFIX: prefix,
-    ROOMS_PORT: "0",
-    MESSAGES_PORT: "0",
-    DELIVERY_PORT: "0",
+  const env = coreTestEnv(db.url, {
     DISPATCH_RETRY_INTERVAL_MS: "200",
     ROOMS_METRICS_PORT: "0",
     MESSAGES_METRICS_PORT: "0",
     DELIVERY_METRICS_PORT: "0",
     ...extraEnv,
-  };
+  });
+  const prefix = env["NATS_SUBJECT_PREFIX"]!;
+  const natsUrl = env["NATS_URL"]!;
   const rooms = await startRooms(roomsConfig(env), logger);
   env["ROOMS_URL"] = rooms.url;
   const delivery = await startDelivery(deliveryConfig(env), logger);

@@ -12,6 +12,20 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Pipes two sockets both ways; either closing or failing closes both. */
+function bridge(client: Socket, upstream: Socket, sockets: Set<Socket>): void {
+  sockets.add(client).add(upstream);
+  const drop = () => {
+    client.destroy();
+    upstream.destroy();
+    sockets.delete(client);
+    sockets.delete(upstream);
+  };
+  client.on("error", drop).on("close", drop);
+  upstream.on("error", drop).on("close", drop);
+  client.pipe(upstream).pipe(client);
+}
+
 export interface TcpProxy {
   port: number;
   /** Cuts every connection and refuses new ones: the upstream looks down. */
@@ -31,19 +45,7 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
   const port = await freePort();
   const listen = () =>
     new Promise<void>((resolve, reject) => {
-      const s = createServer((client) => {
-        const upstream = connect(targetPort, targetHost);
-        sockets.add(client).add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on("error", drop).on("close", drop);
-        upstream.on("error", drop).on("close", drop);
-        client.pipe(upstream).pipe(client);
-      });
+      const s = createServer((client) => bridge(client, connect(targetPort, targetHost), sockets));
       s.once("error", reject);
       s.listen(port, "127.0.0.1", () => resolve());
       server = s;
@@ -83,16 +85,7 @@ export async function startTcpBalancer(targets: number[], host = "127.0.0.1"): P
       const target = targets[next++ % targets.length]!;
       const upstream = connect(target, host);
       upstream.once("connect", () => {
-        sockets.add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on("error", drop).on("close", drop);
-        upstream.on("error", drop).on("close", drop);
-        client.pipe(upstream).pipe(client);
+        bridge(client, upstream, sockets);
         client.resume();
       });
       upstream.once("error", () => attempt(tries + 1));
