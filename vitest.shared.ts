@@ -7,7 +7,9 @@ import { defineConfig } from "vitest/config";
  * Test files of a package run one at a time (they start servers and databases; the machine
  * has 2 cores); each file has its own database and NATS subject prefix.
  */
-const conditions = ["@redup/source", ...defaultServerConditions];
+// Without "module": that condition points some packages (@opentelemetry/api) at builds only
+// bundlers can load; tests resolve dependencies as Node does for the compiled services.
+const conditions = ["@redup/source", ...defaultServerConditions.filter((c) => c !== "module")];
 
 export const sharedConfig = defineConfig({
   resolve: { conditions },

@@ -1,6 +1,8 @@
-import { connect, Events, type NatsConnection, type Subscription as NatsSubscription } from "nats";
+import { context, SpanKind } from "@opentelemetry/api";
+import { connect, Events, headers as natsHeaders, type NatsConnection, type Subscription as NatsSubscription } from "nats";
 import type { Logger } from "pino";
 import { unavailable } from "./errors.js";
+import { contextFromHeaders, inSpan, traceHeaders } from "./tracing.js";
 
 /** A live subscription; `unsubscribe` is idempotent. */
 export interface BusSubscription {
@@ -54,7 +56,10 @@ export function createNatsBus(options: NatsBusOptions): EventBus {
           return;
         }
         try {
-          entry.handler(msg.data, msg.subject);
+          // The publisher's trace continues in the handler (W3C headers on the message).
+          const parent = msg.headers ? contextFromHeaders((key) => msg.headers?.get(key) || undefined) : undefined;
+          if (parent) context.with(parent, () => entry.handler(msg.data, msg.subject));
+          else entry.handler(msg.data, msg.subject);
         } catch (handlerErr) {
           logger.error({ err: { message: (handlerErr as Error).message }, subject: msg.subject }, "[NATS] handler failed");
         }
@@ -108,27 +113,39 @@ export function createNatsBus(options: NatsBusOptions): EventBus {
   };
   const ready = connectLoop();
 
+  const publishNow = async (subject: string | string[], payload: Uint8Array): Promise<void> => {
+    const conn = nc;
+    if (!conn || !connected || conn.isClosed()) throw unavailable("the event bus (NATS) is unavailable");
+    const carried = traceHeaders();
+    let h: ReturnType<typeof natsHeaders> | undefined;
+    if (carried) {
+      h = natsHeaders();
+      for (const [key, value] of Object.entries(carried)) h.set(key, value);
+    }
+    for (const s of Array.isArray(subject) ? subject : [subject]) conn.publish(s, payload, h ? { headers: h } : undefined);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        conn.flush(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(unavailable("the event bus (NATS) did not confirm in time")), publishTimeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      throw unavailable("the event bus (NATS) is unavailable", err);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+
   return {
     get connected() {
       return connected;
     },
-    async publish(subject, payload) {
-      const conn = nc;
-      if (!conn || !connected || conn.isClosed()) throw unavailable("the event bus (NATS) is unavailable");
-      for (const s of Array.isArray(subject) ? subject : [subject]) conn.publish(s, payload);
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          conn.flush(),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(unavailable("the event bus (NATS) did not confirm in time")), publishTimeoutMs);
-          }),
-        ]);
-      } catch (err) {
-        throw unavailable("the event bus (NATS) is unavailable", err);
-      } finally {
-        clearTimeout(timer);
-      }
+    publish(subject, payload) {
+      const destination = Array.isArray(subject) ? subject.join(",") : subject;
+      return inSpan("nats.publish", SpanKind.PRODUCER, { "messaging.system": "nats", "messaging.destination.name": destination }, () => publishNow(subject, payload));
     },
     subscribe(subject, handler) {
       const key = {};

@@ -4,6 +4,7 @@ import { connect as tlsConnect } from "node:tls";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { serviceTokenInterceptor } from "./credentials.js";
+import { clientTracing } from "./tracing.js";
 import type { DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 
@@ -77,6 +78,7 @@ export function createServiceClient<T extends DescService>(service: T, options: 
     pingTimeoutMs: 5000,
     idleConnectionTimeoutMs: 15 * 60_000,
     interceptors: [
+      clientTracing(),
       ...(options.interceptors ?? []),
       ...(options.token ? [serviceTokenInterceptor(options.token)] : []),
       retryIdempotent(options.retries ?? 1),

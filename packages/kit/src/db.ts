@@ -5,7 +5,9 @@ import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import type { Logger } from "pino";
 import { Code } from "@connectrpc/connect";
+import { SpanKind } from "@opentelemetry/api";
 import { toConnectError } from "./errors.js";
+import { inSpan, tracingEnabled } from "./tracing.js";
 import { safeUrl } from "./logger.js";
 
 export type { NodePgDatabase };
@@ -49,7 +51,10 @@ export function createPool(url: string, logger: Logger, options: PoolOptions = {
   // connection dying mid-transaction would be an uncaught exception.
   pool.on("connect", (client) => {
     client.on("error", (err) => logger.warn({ err: { message: err.message }, db: safeUrl(url) }, "[DB-ERROR] connection lost"));
+    if (tracingEnabled()) traceQueries(client);
   });
+  // pool.query hands its client a callback (untraced below), so it is traced here.
+  if (tracingEnabled()) traceQueries(pool);
   return pool;
 }
 
@@ -60,6 +65,19 @@ export function createDb<TSchema extends Record<string, unknown>>(pool: pg.Pool,
   const db = drizzle({ client: pool, schema });
   pools.set(db, pool);
   return db;
+}
+
+/** A span per SQL statement (its text, never its parameters), when tracing is on. */
+function traceQueries(client: pg.PoolClient | pg.Pool): void {
+  const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const first = args[0] as { text?: string; submit?: unknown } | string;
+    // Submittables (cursors, streams) and callback calls keep pg's own return value.
+    if (typeof first === "object" && typeof first?.submit === "function") return original(...args);
+    if (typeof args[args.length - 1] === "function") return original(...args);
+    const text = typeof first === "string" ? first : (first?.text ?? "");
+    return inSpan("db.query", SpanKind.CLIENT, { "db.system": "postgresql", "db.statement": text.slice(0, 2000) }, () => original(...args) as Promise<unknown>);
+  };
 }
 
 type Transaction = PgTransaction<PgQueryResultHKT, Record<string, unknown>, never>;

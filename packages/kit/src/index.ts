@@ -14,3 +14,4 @@ export * from "./time.js";
 export * from "./local-bus.js";
 export * from "./credentials.js";
 export * from "./metrics.js";
+export * from "./tracing.js";

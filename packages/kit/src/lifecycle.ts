@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { createLogger, describeError } from "./logger.js";
+import { installTracing } from "./tracing.js";
 
 /** Something started that must be stopped on shutdown. */
 export interface Stoppable {
@@ -42,7 +43,7 @@ export function runMain(logger: Logger, start: () => Promise<Stoppable>): void {
   );
 }
 
-export interface ServiceEntry<C extends { logLevel: string }> {
+export interface ServiceEntry<C extends { logLevel: string; otlpEndpoint?: string | undefined }> {
   service: string;
   loadConfig: () => C;
   start: (config: C, logger: Logger) => Promise<Stoppable>;
@@ -53,7 +54,7 @@ export interface ServiceEntry<C extends { logLevel: string }> {
  * The body of every service's main.ts: `node main.js` serves, `node main.js migrate` only
  * applies migrations. A bad configuration exits 1 naming every bad variable.
  */
-export function serviceMain<C extends { logLevel: string }>(entry: ServiceEntry<C>, argv = process.argv): void {
+export function serviceMain<C extends { logLevel: string; otlpEndpoint?: string | undefined }>(entry: ServiceEntry<C>, argv = process.argv): void {
   let config: C;
   try {
     config = entry.loadConfig();
@@ -72,5 +73,17 @@ export function serviceMain<C extends { logLevel: string }>(entry: ServiceEntry<
     );
     return;
   }
-  runMain(logger, () => entry.start(config, logger));
+  runMain(logger, () => withTracing(`redup-${entry.service}`, config.otlpEndpoint, () => entry.start(config, logger)));
+}
+
+/** Starts tracing (when an OTLP endpoint is configured) before `start`, and flushes it on close. */
+export async function withTracing(serviceName: string, otlpEndpoint: string | undefined, start: () => Promise<Stoppable>): Promise<Stoppable> {
+  const tracing = otlpEndpoint ? installTracing({ serviceName, otlpEndpoint }) : undefined;
+  const running = await start();
+  return {
+    async close() {
+      await running.close();
+      await tracing?.shutdown();
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { context } from "@opentelemetry/api";
 import type { BusSubscription, EventBus } from "./bus.js";
 
 /** True when a NATS-style pattern (`*` one token, `>` the rest) matches a subject. */
@@ -28,12 +29,14 @@ export function createLocalBus(): EventBus {
     },
     publish(subject, payload) {
       if (closed) return Promise.reject(new Error("the in-process event bus is closed"));
+      // The publisher's trace continues in the handlers, as over NATS headers.
+      const active = context.active();
       for (const one of Array.isArray(subject) ? subject : [subject]) {
         const targets = [...subscriptions.values()].filter((s) => subjectMatches(s.pattern, one));
         queue = queue.then(() => {
           for (const target of targets) {
             try {
-              target.handler(payload, one);
+              context.with(active, () => target.handler(payload, one));
             } catch {
               // A subscriber's failure is its own; the others still get the event.
             }

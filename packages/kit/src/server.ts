@@ -6,6 +6,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { serviceAuthInterceptor } from "./credentials.js";
 import { errorInterceptor } from "./errors.js";
+import { serverTracing } from "./tracing.js";
 import { registerHealth, type HealthState, type ReadinessCheck } from "./health.js";
 
 export interface TlsFiles {
@@ -49,7 +50,8 @@ export interface RunningServer {
 export async function startConnectServer(options: ConnectServerOptions): Promise<RunningServer> {
   const state: HealthState = { shuttingDown: false, watchers: new Set() };
   const handler = connectNodeAdapter({
-    interceptors: [errorInterceptor(options.logger), serviceAuthInterceptor(options.serviceToken), ...(options.interceptors ?? [])],
+    // Tracing outermost, so a refused call's span carries its error.
+    interceptors: [serverTracing(options.serviceNames[0] ?? "redup"), errorInterceptor(options.logger), serviceAuthInterceptor(options.serviceToken), ...(options.interceptors ?? [])],
     routes: (router) => {
       options.routes(router);
       registerHealth(router, options.serviceNames, options.ready, state);

@@ -27,6 +27,8 @@ export interface BaseServiceConfig {
   serviceToken: string | undefined;
   /** Where GET /metrics (Prometheus) is served: unset = off, 0 = any free port. */
   metricsPort: number | undefined;
+  /** OTLP/HTTP endpoint for traces (OTEL_EXPORTER_OTLP_ENDPOINT); unset = tracing off. */
+  otlpEndpoint: string | undefined;
 }
 
 /**
@@ -48,6 +50,7 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
     LOG_LEVEL: logLevel,
     SERVICE_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
     [`${up}_METRICS_PORT`]: z.coerce.number().int().min(0).max(65535).optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   });
   const merged: Env = {
     ...env,
@@ -69,6 +72,7 @@ export function readBaseServiceConfig(service: ServiceName, env: Env, defaultPor
     service,
     serviceToken,
     metricsPort: parsed[`${up}_METRICS_PORT`] as number | undefined,
+    otlpEndpoint: parsed["OTEL_EXPORTER_OTLP_ENDPOINT"] as string | undefined,
     env: parsed["NODE_ENV"] as BaseServiceConfig["env"],
     host: parsed["HOST"] as string,
     port: parsed[`${up}_PORT`] as number,

@@ -1,5 +1,8 @@
-import { createLogger, runMain } from "@redup/kit";
+import { createLogger, runMain, withTracing } from "@redup/kit";
 import { startSystem } from "./all-in-one.js";
 
 // `npm start`: the whole system in one process, embedded where nothing is configured.
-runMain(createLogger({ service: "system", level: process.env["LOG_LEVEL"] ?? "info" }), () => startSystem(process.env));
+// OTEL_EXPORTER_OTLP_ENDPOINT turns tracing on for the whole process (all four servers).
+runMain(createLogger({ service: "system", level: process.env["LOG_LEVEL"] ?? "info" }), () =>
+  withTracing("redup-standalone", process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] || undefined, () => startSystem(process.env)),
+);

@@ -29,6 +29,8 @@ export interface Config {
   demoPage: boolean;
   /** The credential sent to the services (SERVICE_TOKEN); required in production. */
   serviceToken: string | undefined;
+  /** OTLP/HTTP endpoint for traces (OTEL_EXPORTER_OTLP_ENDPOINT); unset = tracing off. */
+  otlpEndpoint: string | undefined;
   /** How clients prove who they are; `none` trusts the guide's bare user_id (development only). */
   auth: AuthConfig;
   /** `open`: anyone may join any group (the guide); `members`: only users registered through rooms. */
@@ -118,12 +120,14 @@ export function loadConfig(env: Env = process.env): Config {
       PING_INTERVAL_MS: positiveInt(25_000),
       PING_TIMEOUT_MS: positiveInt(20_000),
       CONNECT_TIMEOUT_MS: positiveInt(10_000),
+      OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
     }),
     env,
   );
   return {
     auth: authConfig(c),
     serviceToken: serviceToken(c.NODE_ENV, c.SERVICE_TOKEN),
+    otlpEndpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT,
     groupPolicy: c.GROUP_POLICY,
     limits: {
       eventsPerSecond: c.RATE_LIMIT_EVENTS_PER_SEC,

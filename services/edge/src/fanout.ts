@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { describeError, type BusSubscription, type EventBus, type Logger, type Subjects } from "@redup/kit";
+import { SpanKind } from "@opentelemetry/api";
+import { describeError, tracer, tracingEnabled, type BusSubscription, type EventBus, type Logger, type Subjects } from "@redup/kit";
 import { MembershipChangedSchema, MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
@@ -141,18 +142,29 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
   const onEvent = (data: Uint8Array, subject: string) => {
     const [scope, id, kind] = subject.slice(deps.prefix.length + 1).split(".");
     metrics.natsReceived.inc({ kind: `${scope}.${kind}` });
-    try {
-      if (scope === "user" && kind === "message") deliverMessage(users.get(id!), data);
-      else if (scope === "group" && kind === "message") deliverMessage(groups.get(id!), data);
-      else if (scope === "user" && kind === "receipt") deliverReceipt(users.get(id!), data);
-      else if (scope === "user" && kind === "membership") {
-        const change = fromBinary(MembershipChangedSchema, data);
-        applyMembership(String(change.userId), String(change.groupId), change.joined);
+    const handle = () => {
+      try {
+        if (scope === "user" && kind === "message") deliverMessage(users.get(id!), data);
+        else if (scope === "group" && kind === "message") deliverMessage(groups.get(id!), data);
+        else if (scope === "user" && kind === "receipt") deliverReceipt(users.get(id!), data);
+        else if (scope === "user" && kind === "membership") {
+          const change = fromBinary(MembershipChangedSchema, data);
+          applyMembership(String(change.userId), String(change.groupId), change.joined);
+        }
+      } catch (err) {
+        metrics.natsErrors.inc({ kind: "decode" });
+        logger.warn({ subject, err: describeError(err) }, "[NATS] undecodable event dropped");
       }
-    } catch (err) {
-      metrics.natsErrors.inc({ kind: "decode" });
-      logger.warn({ subject, err: describeError(err) }, "[NATS] undecodable event dropped");
-    }
+    };
+    // The sender's trace continues to the receiving sockets (the bus restored its context).
+    if (!tracingEnabled()) return handle();
+    tracer().startActiveSpan(`deliver ${scope}.${kind}`, { kind: SpanKind.CONSUMER, attributes: { "messaging.destination.name": subject } }, (span) => {
+      try {
+        handle();
+      } finally {
+        span.end();
+      }
+    });
   };
 
   const interest = (subject: string, on: boolean) => {

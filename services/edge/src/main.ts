@@ -1,4 +1,4 @@
-import { createLogger, runMain } from "@redup/kit";
+import { createLogger, runMain, withTracing } from "@redup/kit";
 import { loadConfig, startEdge } from "./index.js";
 
 let config: ReturnType<typeof loadConfig>;
@@ -9,4 +9,4 @@ try {
   process.exit(1);
 }
 const logger = createLogger({ service: "edge", level: config.logLevel });
-runMain(logger, () => startEdge(config, logger));
+runMain(logger, () => withTracing("redup-edge", config.otlpEndpoint, () => startEdge(config, logger)));

@@ -1,4 +1,5 @@
-import { describeError } from "@redup/kit";
+import { SpanKind } from "@opentelemetry/api";
+import { describeError, inSpan } from "@redup/kit";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ClientToServerEvents, ErrorCode, ServerToClientEvents } from "../events.js";
 import type { Member } from "../fanout.js";
@@ -50,7 +51,8 @@ export function onEvent(
     ctx.inflight.count++;
     queue.tail = queue.tail.then(async () => {
       try {
-        const reply = await handler(payload);
+        // One trace per client event: the RPCs, SQL and NATS events it causes hang below it.
+        const reply = await inSpan(`socket ${event}`, SpanKind.SERVER, { "redup.user": member.userId, "socket.id": socket.id }, () => handler(payload));
         const fallback = (reply as { saved_to_db?: boolean }).saved_to_db === false;
         ctx.metrics.events.inc({ event, outcome: fallback ? "fallback" : "ok" });
         ack?.(reply);
