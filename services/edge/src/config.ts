@@ -22,6 +22,8 @@ export interface Config {
   maxHttpBufferSize: number;
   /** Most pending messages replayed to one connecting socket. */
   catchUpLimit: number;
+  /** Most sockets running their connect-time catch-up at once. */
+  catchUpConcurrency: number;
   /** This edge's name in events it publishes and in logs. */
   edgeId: string;
   logLevel: string;
@@ -98,6 +100,7 @@ export function loadConfig(env: Env = process.env): Config {
       MAX_MESSAGE_LENGTH: positiveInt(4000),
       MAX_HTTP_BUFFER_SIZE: positiveInt(100_000),
       CATCH_UP_LIMIT: positiveInt(5000),
+      CATCH_UP_CONCURRENCY: positiveInt(32),
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       LOG_LEVEL: logLevel,
       DEMO_PAGE: z.enum(["true", "false", "1", "0"]).optional(),
@@ -157,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxMessageLength: c.MAX_MESSAGE_LENGTH,
     maxHttpBufferSize: c.MAX_HTTP_BUFFER_SIZE,
     catchUpLimit: c.CATCH_UP_LIMIT,
+    catchUpConcurrency: c.CATCH_UP_CONCURRENCY,
     edgeId: c.EDGE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`,
     logLevel: c.LOG_LEVEL,
     demoPage: c.DEMO_PAGE === undefined ? c.NODE_ENV !== "production" : c.DEMO_PAGE === "true" || c.DEMO_PAGE === "1",

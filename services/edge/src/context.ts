@@ -7,7 +7,7 @@ import type { DefaultEventsMap, Socket } from "socket.io";
 import type { Config } from "./config.js";
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./events.js";
 import type { Fanout } from "./fanout.js";
-import type { RateLimiter } from "./limits.js";
+import type { RateLimiter, Turns } from "./limits.js";
 import type { Metrics } from "./metrics.js";
 
 export type EdgeSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketData>;
@@ -22,6 +22,8 @@ export interface EdgeContext {
   messages: Client<typeof MessagesService>;
   delivery: Client<typeof DeliveryService>;
   limiter: RateLimiter;
+  /** Bounds how many sockets run their connect-time catch-up at once. */
+  catchUpTurns: Turns;
   /** Counts event handlers in progress, so shutdown can wait for them. */
   inflight: { count: number };
 }

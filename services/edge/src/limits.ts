@@ -46,3 +46,23 @@ export function createRateLimiter(limits: Limits) {
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+/** Runs tasks at most `limit` at a time, the others waiting in arrival order. */
+export function createTurns(limit: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async run(task: () => Promise<void>): Promise<void> {
+      if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      active++;
+      try {
+        await task();
+      } finally {
+        active--;
+        waiting.shift()?.();
+      }
+    },
+  };
+}
+
+export type Turns = ReturnType<typeof createTurns>;

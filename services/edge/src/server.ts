@@ -15,7 +15,7 @@ import { createFanout } from "./fanout.js";
 import { createAuthenticator } from "./auth.js";
 import { createHandshake, onConnection } from "./handlers/connection.js";
 import { createHttpRoutes } from "./http.js";
-import { createRateLimiter } from "./limits.js";
+import { createRateLimiter, createTurns } from "./limits.js";
 import { createMetrics, rpcMetricsInterceptor } from "./metrics.js";
 
 export interface EdgeServer {
@@ -43,6 +43,7 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     messages: createServiceClient(MessagesService, { baseUrl: config.messagesUrl, ...clientOptions }),
     delivery: createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions }),
     limiter: createRateLimiter(config.limits),
+    catchUpTurns: createTurns(config.catchUpConcurrency),
     inflight: { count: 0 },
   };
   let draining = false;

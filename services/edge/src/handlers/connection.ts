@@ -98,6 +98,7 @@ async function withRetries(connected: () => boolean, task: () => Promise<void>):
   return false;
 }
 
+
 /**
  * After the handshake: register the socket for fan-out and its event handlers, say
  * `connected`, then re-join persisted groups and replay pending messages before live ones.
@@ -141,7 +142,9 @@ export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
       if (connected()) ctx.fanout.joinGroup(member, String(groupId));
     }
   };
-  void (async () => {
+  // Catch-ups take turns (config.catchUpConcurrency at once): in a reconnect storm the edge
+  // keeps answering handshakes and live traffic while replays wait, buffered per socket.
+  void ctx.catchUpTurns.run(async () => {
     let joined = false;
     try {
       await rejoin();
@@ -163,6 +166,6 @@ export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
     if (!joined && !(await withRetries(connected, rejoin)) && connected()) {
       log.error("[CONNECT] persisted groups could not be re-joined; the client must reconnect");
     }
-  })();
+  });
 }
 
