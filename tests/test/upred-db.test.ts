@@ -3,9 +3,9 @@
  * with foreign keys to `usuarios` and `grupos`. Migrations must keep them as they are, and
  * every service must work on top of them.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { createServiceClient } from "@redup/kit";
-import { coreTestEnv, createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
+import { codeOf, coreTestEnv, createTestDatabase, type TestDatabase, withClient } from "@redup/kit/testing";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -74,15 +74,6 @@ afterAll(async () => {
   await core?.close();
   await db?.drop();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("on an existing upred_db", () => {
   it("keeps the guide's types and tables, and a second start migrates nothing", async () => {

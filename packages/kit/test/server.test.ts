@@ -1,7 +1,8 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
 import { describe, expect, it } from "vitest";
 import { createLogger, createServiceClient, startConnectServer } from "../src/index.js";
+import { codeOf } from "../src/testing/index.js";
 
 const logger = createLogger({ service: "kit-test", level: "silent" });
 
@@ -33,13 +34,7 @@ describe("startConnectServer", () => {
     await closed;
 
     const fresh = createServiceClient(Health, { baseUrl: server.url, timeoutMs: 2000 });
-    let code: Code | undefined;
-    try {
-      await fresh.check({ service: "" });
-    } catch (err) {
-      code = ConnectError.from(err).code;
-    }
-    expect(code).toBe(Code.Unavailable);
+    expect(await codeOf(fresh.check({ service: "" }))).toBe(Code.Unavailable);
   });
 });
 

@@ -1,9 +1,10 @@
-import type { Client, ServiceImpl } from "@connectrpc/connect";
+import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { actingUser, assertActingAs, invalidArgument, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
 import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
+import type { Destinatario } from "./db/schema.js";
 import type { EventPublisher } from "./events.js";
 import { toReceipt } from "./mappers.js";
 
@@ -13,6 +14,19 @@ export interface DeliveryDeps {
   rooms: Client<typeof RoomsService>;
   events: EventPublisher;
 }
+
+/** What differs between the two receipts: the column set, the event kind, the refusal text. */
+interface ReceiptMark {
+  set: (db: q.DeliveryDb, messageId: bigint, userId: bigint) => Promise<Destinatario | undefined>;
+  kind: ReceiptKind;
+  at: (row: Destinatario) => Date;
+  what: string;
+}
+
+const RECEIPTS = {
+  delivered: { set: q.setDelivered, kind: ReceiptKind.DELIVERED, at: (row) => row.entregadoEn!, what: "mark messages delivered" },
+  read: { set: q.setRead, kind: ReceiptKind.READ, at: (row) => row.leidoEn!, what: "mark messages read" },
+} satisfies Record<string, ReceiptMark>;
 
 const PENDING_DEFAULT = 100;
 const PENDING_MAX = 1000;
@@ -39,6 +53,21 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
     throw permissionDenied(`user ${userId} is not a recipient of message ${messageId}`);
   };
 
+  /**
+   * Sets a receipt for the calling recipient (first call wins), tells the sender on the first,
+   * and answers with the receipt; a user who is not a recipient is refused.
+   */
+  const mark = async (receipt: ReceiptMark, req: { messageId: bigint; userId: bigint }, ctx: HandlerContext) => {
+    const messageId = requireId(req.messageId, "message_id");
+    const userId = requireId(req.userId, "user_id");
+    assertActingAs(ctx, userId, receipt.what);
+    const updated = await receipt.set(db, messageId, userId);
+    const row = updated ?? (await q.getRecipient(db, messageId, userId)) ?? (await refuseMark(messageId, userId));
+    const senderId = (await q.getDispatch(db, messageId))?.remitenteId ?? 0n;
+    if (updated) await events.receipt(receipt.kind, messageId, senderId, userId, receipt.at(updated));
+    return { receipt: toReceipt(row), first: updated !== undefined, senderId };
+  };
+
   return {
     async dispatch(req) {
       const message = req.message;
@@ -58,27 +87,9 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
       return { recipientIds: skipped.length === 0 ? recipientIds : recipientIds.filter((id) => !skipped.includes(id)) };
     },
 
-    async markDelivered(req, ctx) {
-      const messageId = requireId(req.messageId, "message_id");
-      const userId = requireId(req.userId, "user_id");
-      assertActingAs(ctx, userId, "mark messages delivered");
-      const updated = await q.setDelivered(db, messageId, userId);
-      const row = updated ?? (await q.getRecipient(db, messageId, userId)) ?? (await refuseMark(messageId, userId));
-      const senderId = (await q.getDispatch(db, messageId))?.remitenteId ?? 0n;
-      if (updated) await events.receipt(ReceiptKind.DELIVERED, messageId, senderId, userId, updated.entregadoEn!);
-      return { receipt: toReceipt(row), first: updated !== undefined, senderId };
-    },
+    markDelivered: (req, ctx) => mark(RECEIPTS.delivered, req, ctx),
 
-    async markRead(req, ctx) {
-      const messageId = requireId(req.messageId, "message_id");
-      const userId = requireId(req.userId, "user_id");
-      assertActingAs(ctx, userId, "mark messages read");
-      const updated = await q.setRead(db, messageId, userId);
-      const row = updated ?? (await q.getRecipient(db, messageId, userId)) ?? (await refuseMark(messageId, userId));
-      const senderId = (await q.getDispatch(db, messageId))?.remitenteId ?? 0n;
-      if (updated) await events.receipt(ReceiptKind.READ, messageId, senderId, userId, updated.leidoEn!);
-      return { receipt: toReceipt(row), first: updated !== undefined, senderId };
-    },
+    markRead: (req, ctx) => mark(RECEIPTS.read, req, ctx),
 
     async listPending(req, ctx) {
       const userId = requireId(req.userId, "user_id");

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { createLogger, createServiceClient, type RunningServer } from "@redup/kit";
-import { createTestDatabase, waitFor, withClient, type TestDatabase } from "@redup/kit/testing";
+import { codeOf, createTestDatabase, type TestDatabase, waitFor, withClient } from "@redup/kit/testing";
 import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
@@ -25,15 +25,6 @@ let nc: NatsConnection;
 let client: ReturnType<typeof createServiceClient<typeof DeliveryService>>;
 let roomsClient: ReturnType<typeof createServiceClient<typeof RoomsService>>;
 let health: ReturnType<typeof createServiceClient<typeof Health>>;
-
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const query = (sql: string, params: unknown[] = []) => withClient(db.url, async (c) => (await c.query(sql, params)).rows);
 const recipientsOf = async (messageId: bigint) =>

@@ -1,17 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { create, fromBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { createLogger, createServiceClient, type RunningServer } from "@redup/kit";
-import {
-  createTestDatabase,
-  freePort,
-  startTcpProxy,
-  startTestNats,
-  waitFor,
-  withClient,
-  type TestDatabase,
-  type TestNats,
-} from "@redup/kit/testing";
+import { codeOf, createTestDatabase, freePort, startTcpProxy, startTestNats, type TestDatabase, type TestNats, waitFor, withClient } from "@redup/kit/testing";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@redup/proto/grpc/health/v1/health_pb";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessageCreatedSchema } from "@redup/proto/redup/events/v1/events_pb";
@@ -30,15 +21,6 @@ let db: TestDatabase;
 let rooms: RunningServer;
 let nats: TestNats;
 let baseEnv: Record<string, string>;
-
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const query = (sql: string, params: unknown[] = []) => withClient(db.url, async (c) => (await c.query(sql, params)).rows);
 const recipientsOf = async (messageId: bigint) =>

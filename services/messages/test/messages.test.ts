@@ -1,7 +1,7 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { fromBinary } from "@bufbuild/protobuf";
 import { onBehalfOf } from "@redup/kit";
-import { waitFor, withClient } from "@redup/kit/testing";
+import { codeOf, waitFor, withClient } from "@redup/kit/testing";
 import { MessageCreatedSchema } from "@redup/proto/redup/events/v1/events_pb";
 import { MessageType } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -11,15 +11,6 @@ import { startTestSystem, type TestSystem } from "./system.js";
 
 let sys: TestSystem;
 let nc: NatsConnection;
-
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const query = (sql: string, params: unknown[] = []) => withClient(sys.db.url, async (c) => (await c.query(sql, params)).rows);
 const count = async (table: string) => Number((await query(`select count(*) from ${table}`))[0].count);

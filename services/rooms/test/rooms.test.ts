@@ -1,6 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { createLogger, createServiceClient, onBehalfOf, type RunningServer } from "@redup/kit";
-import { createTestDatabase, startTcpProxy, withClient, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
+import { codeOf, createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase, withClient } from "@redup/kit/testing";
 import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
 import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,15 +10,6 @@ const logger = createLogger({ service: "rooms-test", level: "silent" });
 let db: TestDatabase;
 let server: RunningServer;
 let client: ReturnType<typeof createServiceClient<typeof RoomsService>>;
-
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const countRooms = () => withClient(db.url, async (c) => Number((await c.query("select count(*) from salas_chat")).rows[0].count));
 

@@ -3,3 +3,4 @@ export * from "./nats.js";
 export * from "./net.js";
 export * from "./wait.js";
 export * from "./env.js";
+export * from "./codes.js";

@@ -24,19 +24,17 @@ export function registerReceiptHandlers(ctx: EdgeContext, socket: EdgeSocket, me
     return messageId;
   };
 
-  onEvent(ctx, socket, member, "mark_delivered", "delivered", async (payload) => {
-    const messageId = parseReceipt(payload);
-    await ctx.delivery.markDelivered({ messageId, userId }, onBehalfOf(userId));
-    ctx.logger.info({ userId: member.userId, mensajeId: String(messageId) }, `[MARK_DELIVERED] mensaje_id=${messageId} | user_id=${member.userId}`);
-    const reply: ReceiptReply = { status: "ok", mensaje_id: String(messageId), user_id: member.userId };
-    return reply;
-  });
-
-  onEvent(ctx, socket, member, "mark_read", "read", async (payload) => {
-    const messageId = parseReceipt(payload);
-    await ctx.delivery.markRead({ messageId, userId }, onBehalfOf(userId));
-    ctx.logger.info({ userId: member.userId, mensajeId: String(messageId) }, `[MARK_READ] mensaje_id=${messageId} | user_id=${member.userId}`);
-    const reply: ReceiptReply = { status: "ok", mensaje_id: String(messageId), user_id: member.userId };
-    return reply;
-  });
+  const receipts = [
+    { event: "mark_delivered", reply: "delivered", tag: "MARK_DELIVERED", mark: ctx.delivery.markDelivered },
+    { event: "mark_read", reply: "read", tag: "MARK_READ", mark: ctx.delivery.markRead },
+  ] as const;
+  for (const { event, reply, tag, mark } of receipts) {
+    onEvent(ctx, socket, member, event, reply, async (payload) => {
+      const messageId = parseReceipt(payload);
+      await mark({ messageId, userId }, onBehalfOf(userId));
+      ctx.logger.info({ userId: member.userId, mensajeId: String(messageId) }, `[${tag}] mensaje_id=${messageId} | user_id=${member.userId}`);
+      const answer: ReceiptReply = { status: "ok", mensaje_id: String(messageId), user_id: member.userId };
+      return answer;
+    });
+  }
 }
