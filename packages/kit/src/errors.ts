@@ -7,7 +7,6 @@ export const invalidArgument = (message: string) => new ConnectError(message, Co
 export const notFound = (message: string) => new ConnectError(message, Code.NotFound);
 export const permissionDenied = (message: string) => new ConnectError(message, Code.PermissionDenied);
 export const failedPrecondition = (message: string) => new ConnectError(message, Code.FailedPrecondition);
-export const alreadyExists = (message: string) => new ConnectError(message, Code.AlreadyExists);
 export const unavailable = (message: string, cause?: unknown) =>
   new ConnectError(message, Code.Unavailable, undefined, undefined, cause);
 

@@ -1,5 +1,5 @@
 import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { actingUser, assertActingAs, invalidArgument, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
+import { actingUser, assertActingAs, invalidArgument, optionalId, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
 import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -94,7 +94,7 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
     async listPending(req, ctx) {
       const userId = requireId(req.userId, "user_id");
       assertActingAs(ctx, userId, "list pending messages");
-      const afterId = req.afterMessageId === 0n ? undefined : requireId(req.afterMessageId, "after_message_id");
+      const afterId = optionalId(req.afterMessageId, "after_message_id");
       const limit = pageSize(req.pageSize, PENDING_DEFAULT, PENDING_MAX);
       const rows = await q.listPending(db, userId, afterId, limit);
       const page = rows.slice(0, limit);

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { Client, ServiceImpl } from "@connectrpc/connect";
-import { actingUser, assertActingAs, failedPrecondition, invalidArgument, notFound, pageSize, permissionDenied, requireId } from "@redup/kit";
+import { actingUser, assertActingAs, failedPrecondition, invalidArgument, notFound, optionalId, pageSize, permissionDenied, requireId } from "@redup/kit";
 import { MessageSchema, MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType, type Room, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
@@ -93,7 +93,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
 
     async listMessages(req, ctx) {
       const roomId = requireId(req.roomId, "room_id");
-      const beforeId = req.beforeId === 0n ? undefined : requireId(req.beforeId, "before_id");
+      const beforeId = optionalId(req.beforeId, "before_id");
       const limit = pageSize(req.pageSize, HISTORY_DEFAULT, HISTORY_MAX);
       const room = await directory.get(roomId);
       const acting = actingUser(ctx);
