@@ -9,6 +9,12 @@ export interface BusSubscription {
   unsubscribe(): void;
 }
 
+/** One payload and the subjects it goes to. */
+export interface BusEvent {
+  subject: string | string[];
+  payload: Uint8Array;
+}
+
 /** Publish/subscribe of binary (protobuf) payloads: NATS in production. */
 export interface EventBus {
   /** True while messages can reach the broker. */
@@ -18,6 +24,8 @@ export interface EventBus {
    * Unavailable when it cannot (disconnected, or no confirmation within the timeout).
    */
   publish(subject: string | string[], payload: Uint8Array): Promise<void>;
+  /** Publishes several payloads, in order, and waits once for the broker to have them all. */
+  publishAll(events: BusEvent[]): Promise<void>;
   /** Subscribes by subject (NATS wildcards allowed); survives reconnects. */
   subscribe(subject: string, handler: (payload: Uint8Array, subject: string) => void): BusSubscription;
   /** Flushes what is pending and closes. */
@@ -113,7 +121,7 @@ export function createNatsBus(options: NatsBusOptions): EventBus {
   };
   const ready = connectLoop();
 
-  const publishNow = async (subject: string | string[], payload: Uint8Array): Promise<void> => {
+  const publishNow = async (events: BusEvent[]): Promise<void> => {
     const conn = nc;
     if (!conn || !connected || conn.isClosed()) throw unavailable("the event bus (NATS) is unavailable");
     const carried = traceHeaders();
@@ -122,7 +130,10 @@ export function createNatsBus(options: NatsBusOptions): EventBus {
       h = natsHeaders();
       for (const [key, value] of Object.entries(carried)) h.set(key, value);
     }
-    for (const s of Array.isArray(subject) ? subject : [subject]) conn.publish(s, payload, h ? { headers: h } : undefined);
+    const options = h ? { headers: h } : undefined;
+    for (const { subject, payload } of events) {
+      for (const s of Array.isArray(subject) ? subject : [subject]) conn.publish(s, payload, options);
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -145,7 +156,11 @@ export function createNatsBus(options: NatsBusOptions): EventBus {
     },
     publish(subject, payload) {
       const destination = Array.isArray(subject) ? subject.join(",") : subject;
-      return inSpan("nats.publish", SpanKind.PRODUCER, { "messaging.system": "nats", "messaging.destination.name": destination }, () => publishNow(subject, payload));
+      return inSpan("nats.publish", SpanKind.PRODUCER, { "messaging.system": "nats", "messaging.destination.name": destination }, () => publishNow([{ subject, payload }]));
+    },
+    publishAll(events) {
+      if (events.length === 0) return Promise.resolve();
+      return inSpan("nats.publish", SpanKind.PRODUCER, { "messaging.system": "nats", "messaging.batch.message_count": String(events.length) }, () => publishNow(events));
     },
     subscribe(subject, handler) {
       const key = {};

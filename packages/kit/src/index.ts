@@ -15,3 +15,4 @@ export * from "./local-bus.js";
 export * from "./credentials.js";
 export * from "./metrics.js";
 export * from "./tracing.js";
+export * from "./batch.js";

@@ -45,6 +45,11 @@ export function createLocalBus(): EventBus {
       }
       return queue;
     },
+    publishAll(events) {
+      let last: Promise<void> = Promise.resolve();
+      for (const { subject, payload } of events) last = this.publish(subject, payload);
+      return last;
+    },
     subscribe(pattern, handler): BusSubscription {
       const key = {};
       subscriptions.set(key, { pattern, handler });

@@ -57,6 +57,30 @@ export async function inSpan<T>(name: string, kind: SpanKind, attributes: Record
   });
 }
 
+/**
+ * Runs one batch of traced work: the batch continues the trace of its first item and links
+ * the others', so each message's trace still reaches the RPC and SQL that carried it.
+ */
+export function inBatchSpan<T>(name: string, parents: Context[], fn: () => Promise<T>): Promise<T> {
+  if (!enabled || parents.length === 0) return fn();
+  const links = parents
+    .slice(1)
+    .map((ctx) => trace.getSpanContext(ctx))
+    .filter((sc) => sc !== undefined)
+    .map((sc) => ({ context: sc }));
+  return tracer().startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes: { "redup.batch.size": parents.length }, links }, parents[0]!, async (span) => {
+    try {
+      return await fn();
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
 const headerGetter = {
   get: (carrier: Headers, key: string) => carrier.get(key) ?? undefined,
   keys: (carrier: Headers) => [...carrier.keys()],

@@ -2,6 +2,7 @@ import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { actingUser, assertActingAs, invalidArgument, optionalId, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
+import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
 import type { Destinatario } from "./db/schema.js";
@@ -31,18 +32,60 @@ const RECEIPTS = {
 const PENDING_DEFAULT = 100;
 const PENDING_MAX = 1000;
 const MEMBERS_PAGE = 1000;
+const DISPATCH_MANY_MAX = 1000;
+
+interface DispatchItem {
+  message: Message;
+  origin: string;
+  row: { mensajeId: bigint; remitenteId: bigint; salaChatId: bigint };
+}
+
+/** Checks one dispatch request; `at` prefixes field names inside a batch. */
+function validateDispatch(req: { message?: Message; origin: string }, at = ""): DispatchItem {
+  const message = req.message;
+  if (!message) throw invalidArgument(`${at}message is required`);
+  const mensajeId = requireId(message.id, `${at}message.id`);
+  const remitenteId = requireId(message.senderId, `${at}message.sender_id`);
+  const salaChatId = requireId(message.roomId, `${at}message.room_id`);
+  requireId(message.to, `${at}message.to`);
+  if (message.roomType !== RoomType.DIRECTO && message.roomType !== RoomType.GRUPAL)
+    throw invalidArgument(`${at}message.room_type must be ROOM_TYPE_DIRECTO or ROOM_TYPE_GRUPAL`);
+  if (req.origin.length > 128) throw invalidArgument(`${at}origin must be at most 128 characters`);
+  return { message, origin: req.origin, row: { mensajeId, remitenteId, salaChatId } };
+}
 
 export function createDeliveryService({ db, rooms, events, logger }: DeliveryDeps): ServiceImpl<typeof DeliveryService> {
-  /** Every member of a group but the sender, across all pages. */
-  const groupRecipients = async (groupId: bigint, senderId: bigint) => {
+  /** Every member of a group, across all pages. */
+  const groupMembers = async (groupId: bigint) => {
     const recipients: bigint[] = [];
     let pageToken = "";
     do {
       const page = await rooms.listGroupMembers({ groupId, pageSize: MEMBERS_PAGE, pageToken });
-      for (const member of page.members) if (member.userId !== senderId) recipients.push(member.userId);
+      for (const member of page.members) recipients.push(member.userId);
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
     return recipients;
+  };
+
+  /** The recipients of each message; a group's members are read once per call. */
+  const recipientsOf = async (items: DispatchItem[]) => {
+    const groups = new Map<string, Promise<bigint[]>>();
+    return Promise.all(
+      items.map(async ({ message }) => {
+        if (message.roomType === RoomType.DIRECTO) return [message.to];
+        const key = String(message.to);
+        let members = groups.get(key);
+        if (!members) groups.set(key, (members = groupMembers(message.to)));
+        return (await members).filter((id) => id !== message.senderId);
+      }),
+    );
+  };
+
+  /** The recipients the database took, logging the ones it refused. */
+  const kept = (item: DispatchItem, recipientIds: bigint[], skipped: bigint[]) => {
+    if (skipped.length === 0) return recipientIds;
+    logger.warn({ mensajeId: String(item.row.mensajeId), skipped: skipped.map(String) }, "[DB-ERROR] recipients refused by the database (unknown users)");
+    return recipientIds.filter((id) => !skipped.includes(id));
   };
 
   /** Why a user has no recipient row: the message is unknown, or the user is not its recipient. */
@@ -70,21 +113,21 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
 
   return {
     async dispatch(req) {
-      const message = req.message;
-      if (!message) throw invalidArgument("message is required");
-      const messageId = requireId(message.id, "message.id");
-      const senderId = requireId(message.senderId, "message.sender_id");
-      const roomId = requireId(message.roomId, "message.room_id");
-      const to = requireId(message.to, "message.to");
-      if (message.roomType !== RoomType.DIRECTO && message.roomType !== RoomType.GRUPAL)
-        throw invalidArgument("message.room_type must be ROOM_TYPE_DIRECTO or ROOM_TYPE_GRUPAL");
-      if (req.origin.length > 128) throw invalidArgument("origin must be at most 128 characters");
+      const item = validateDispatch(req);
+      const [recipientIds = []] = await recipientsOf([item]);
+      const [recorded] = await q.recordDispatches(db, [{ dispatch: item.row, recipientIds }]);
+      await events.messageCreated(item.message, item.origin);
+      return { recipientIds: kept(item, recipientIds, recorded!.skipped) };
+    },
 
-      const recipientIds = message.roomType === RoomType.DIRECTO ? [to] : await groupRecipients(to, senderId);
-      const { skipped } = await q.recordDispatch(db, { mensajeId: messageId, remitenteId: senderId, salaChatId: roomId }, recipientIds);
-      if (skipped.length > 0) logger.warn({ mensajeId: String(messageId), skipped: skipped.map(String) }, "[DB-ERROR] recipients refused by the database (unknown users)");
-      await events.messageCreated(message, req.origin);
-      return { recipientIds: skipped.length === 0 ? recipientIds : recipientIds.filter((id) => !skipped.includes(id)) };
+    async dispatchMany(req) {
+      if (req.dispatches.length === 0 || req.dispatches.length > DISPATCH_MANY_MAX)
+        throw invalidArgument(`dispatches must hold 1 to ${DISPATCH_MANY_MAX} messages`);
+      const items = req.dispatches.map((d, i) => validateDispatch(d, `dispatches[${i}].`));
+      const recipients = await recipientsOf(items);
+      const recorded = await q.recordDispatches(db, items.map((item, i) => ({ dispatch: item.row, recipientIds: recipients[i]! })));
+      await events.messagesCreated(items);
+      return { results: items.map((item, i) => ({ recipientIds: kept(item, recipients[i]!, recorded[i]!.skipped) })) };
     },
 
     markDelivered: (req, ctx) => mark(RECEIPTS.delivered, req, ctx),

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createLogger, createServiceClient, type RunningServer } from "@redup/kit";
 import { codeOf, createTestDatabase, type TestDatabase, waitFor, withClient } from "@redup/kit/testing";
 import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
@@ -282,6 +282,59 @@ describe("Dispatch", () => {
       const res = await client.dispatch({ message: ok, origin: "y".repeat(128) });
       expect(res.recipientIds).toEqual([132n]);
       expect(await recipientsOf(1301n)).toEqual(["132"]);
+    } finally {
+      t.close();
+    }
+  });
+});
+
+describe("DispatchMany", () => {
+  it("records and publishes a batch as Dispatch would, in request order, with one result each", async () => {
+    for (const userId of [143n, 144n, 145n]) await roomsClient.joinGroup({ groupId: 3101n, userId });
+    const roomId = (await roomsClient.resolveGroupRoom({ groupId: 3101n })).room!.id;
+    const t = await tap([]);
+    try {
+      const messages = [direct(1401n, 141n, 142n), group(1402n, 143n, 3101n, roomId), group(1403n, 144n, 3101n, roomId), direct(1404n, 142n, 141n)];
+      const { results } = await client.dispatchMany({ dispatches: messages.map((message, i) => ({ message, origin: `edge-1/s${i}` })) });
+      expect(results.map((r) => r.recipientIds)).toEqual([[142n], [144n, 145n], [143n, 145n], [141n]]);
+      expect(await recipientsOf(1401n)).toEqual(["142"]);
+      expect(await recipientsOf(1402n)).toEqual(["144", "145"]);
+      expect(await recipientsOf(1403n)).toEqual(["143", "145"]);
+      expect(await recipientsOf(1404n)).toEqual(["141"]);
+      expect(await dispatchRows(1403n)).toEqual([expect.objectContaining({ mensaje_id: "1403", remitente_id: "144", sala_chat_id: String(roomId) })]);
+
+      const events = await t.settled();
+      expect(events.map((e) => [e.subject, created(e.data).message!.id, created(e.data).origin])).toEqual([
+        [`${prefix}.user.142.message`, 1401n, "edge-1/s0"],
+        [`${prefix}.user.141.message`, 1401n, "edge-1/s0"],
+        [`${prefix}.group.3101.message`, 1402n, "edge-1/s1"],
+        [`${prefix}.group.3101.message`, 1403n, "edge-1/s2"],
+        [`${prefix}.user.141.message`, 1404n, "edge-1/s3"],
+        [`${prefix}.user.142.message`, 1404n, "edge-1/s3"],
+      ]);
+      expect(equals(MessageSchema, created(events[2]!.data).message!, messages[1]!)).toBe(true);
+
+      // Again: nothing new is recorded.
+      await client.dispatchMany({ dispatches: messages.map((message) => ({ message })) });
+      expect(await recipientsOf(1402n)).toEqual(["144", "145"]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it("refuses a batch with an invalid message as a whole, naming it, and writes nothing", async () => {
+    const t = await tap([]);
+    try {
+      const before = await snapshot();
+      const err = await client
+        .dispatchMany({ dispatches: [{ message: direct(1501n, 151n, 152n) }, { message: { ...direct(1502n, 151n, 152n), to: 0n } }] })
+        .catch((e: unknown) => e as ConnectError);
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((err as ConnectError).rawMessage).toContain("dispatches[1].message.to");
+      expect(await codeOf(client.dispatchMany({ dispatches: [] }))).toBe(Code.InvalidArgument);
+      expect(await snapshot()).toEqual(before);
+      expect(await t.settled()).toEqual([]);
     } finally {
       t.close();
     }

@@ -9,6 +9,7 @@ import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./e
 import type { Fanout } from "./fanout.js";
 import type { RateLimiter, Turns } from "./limits.js";
 import type { Metrics } from "./metrics.js";
+import type { SendQueue } from "./send-queue.js";
 
 export type EdgeSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketData>;
 
@@ -20,6 +21,8 @@ export interface EdgeContext {
   fanout: Fanout;
   rooms: Client<typeof RoomsService>;
   messages: Client<typeof MessagesService>;
+  /** Sends, gathered into SendMessages calls. */
+  send: SendQueue;
   delivery: Client<typeof DeliveryService>;
   limiter: RateLimiter;
   /** Bounds how many sockets run their connect-time catch-up at once. */

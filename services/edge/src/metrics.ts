@@ -34,6 +34,12 @@ export function createMetrics() {
       labelNames: ["kind"] as const,
       registers: [registry],
     }),
+    sendBatch: new Histogram({
+      name: "redup_edge_send_batch_size",
+      help: "Messages per SendMessages call (sends gathered while earlier calls were in flight)",
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+      registers: [registry],
+    }),
     catchUp: new Counter({
       name: "redup_edge_catch_up_messages_total",
       help: "Pending messages replayed to connecting sockets",

@@ -16,6 +16,7 @@ import { createAuthenticator } from "./auth.js";
 import { createHandshake, onConnection } from "./handlers/connection.js";
 import { createHttpRoutes } from "./http.js";
 import { createRateLimiter, createTurns } from "./limits.js";
+import { createSendQueue } from "./send-queue.js";
 import { createMetrics, rpcMetricsInterceptor } from "./metrics.js";
 
 export interface EdgeServer {
@@ -34,13 +35,15 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export async function createEdgeServer(config: Config, logger: Logger, bus: EventBus): Promise<EdgeServer> {
   const metrics = createMetrics();
   const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, token: config.serviceToken, interceptors: [rpcMetricsInterceptor(metrics)] };
+  const messages = createServiceClient(MessagesService, { baseUrl: config.messagesUrl, ...clientOptions });
   const context: EdgeContext = {
     config,
     logger,
     metrics,
     fanout: createFanout({ bus, subjects: subjects(config.subjectPrefix), prefix: config.subjectPrefix, edgeId: config.edgeId, logger, metrics }),
     rooms: createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions }),
-    messages: createServiceClient(MessagesService, { baseUrl: config.messagesUrl, ...clientOptions }),
+    messages,
+    send: createSendQueue(messages, metrics),
     delivery: createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions }),
     limiter: createRateLimiter(config.limits),
     catchUpTurns: createTurns(config.catchUpConcurrency),

@@ -34,7 +34,8 @@ describe("HTTP routes", () => {
     expect(text).toMatch(/^redup_edge_connected_sockets 1$/m);
     expect(text).toMatch(/^redup_edge_events_total\{event="send_message",outcome="ok"\} 1$/m);
     expect(text).toMatch(/^redup_edge_events_total\{event="send_message",outcome="INVALID_ID"\} 1$/m);
-    expect(text).toMatch(/^redup_edge_service_call_duration_seconds_count\{service="MessagesService",method="SendMessage",code="ok"\} 1$/m);
+    expect(text).toMatch(/^redup_edge_service_call_duration_seconds_count\{service="MessagesService",method="SendMessages",code="ok"\} 1$/m);
+    expect(text).toMatch(/^redup_edge_send_batch_size_count 1$/m);
     expect(text).toMatch(/^redup_edge_nats_messages_received_total\{kind="user.message"\} \d+$/m);
     expect(text).toContain("redup_edge_nats_errors_total");
     // Message bodies never appear in metrics.

@@ -36,8 +36,8 @@ describe("tracing", () => {
     const names = new Set(exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId).map((s) => s.name));
     for (const name of [
       "socket send_message",
-      "redup.messages.v1.MessagesService/SendMessage",
-      "redup.delivery.v1.DeliveryService/Dispatch",
+      "redup.messages.v1.MessagesService/SendMessages",
+      "redup.delivery.v1.DeliveryService/DispatchMany",
       "db.query",
       "nats.publish",
       "deliver user.message",

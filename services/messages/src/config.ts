@@ -14,6 +14,8 @@ export interface Config extends BaseServiceConfig {
    * delivery makes SendMessage answer dispatched=false instead of timing out after storing.
    */
   dispatchTimeoutMs: number;
+  /** Most messages stored by one INSERT and handed over by one DispatchMany call. */
+  sendBatchMax: number;
 }
 
 /** The only reader of the environment for the messages service. */
@@ -24,6 +26,7 @@ export function loadConfig(env: Env = process.env): Config {
       MAX_MESSAGE_LENGTH: positiveInt(4000),
       DISPATCH_RETRY_INTERVAL_MS: positiveInt(1000),
       DISPATCH_TIMEOUT_MS: positiveInt(2000),
+      SEND_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(256),
     }),
     env,
   );
@@ -36,5 +39,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxMessageLength: own.MAX_MESSAGE_LENGTH,
     dispatchRetryIntervalMs: own.DISPATCH_RETRY_INTERVAL_MS,
     dispatchTimeoutMs: own.DISPATCH_TIMEOUT_MS,
+    sendBatchMax: own.SEND_BATCH_MAX,
   };
 }

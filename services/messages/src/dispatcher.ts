@@ -25,6 +25,12 @@ export const DISPATCH_LEASE_MS = 30_000;
 const BATCH = 100;
 const MAX_BACKOFF_MS = 30_000;
 
+/** A stored message on its way to delivery, with the tag of the connection that sent it. */
+export interface Outgoing {
+  message: Message;
+  origin: string;
+}
+
 export interface Dispatcher {
   /**
    * Hands a just-stored message to delivery, after any older messages of its room still in
@@ -32,6 +38,13 @@ export interface Dispatcher {
    * Call it inside the room's turn.
    */
   dispatchInOrder(message: Message, origin: string): Promise<boolean>;
+  /**
+   * Hands a batch of just-stored messages (in id order) to delivery; one outcome per message,
+   * as dispatchInOrder's. Rooms without a backlog go in one DispatchMany call; the others
+   * take their room's turn behind their older messages. Call batches one at a time, in the
+   * order their messages were stored.
+   */
+  dispatchBatch(items: Outgoing[]): Promise<boolean[]>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -99,6 +112,23 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   };
 
+  /** One DispatchMany call for messages of rooms without a backlog; on failure all retry later. */
+  const dispatchAll = async (items: Outgoing[]) => {
+    try {
+      await delivery.dispatchMany({ dispatches: items });
+      for (const { message } of items) complete(message.id);
+      return true;
+    } catch (err) {
+      for (const { message } of items) backlog.add(message.roomId);
+      const delay = backoff(1);
+      logger.warn({ count: items.length, retryInMs: delay, err: describeError(err) }, "[DISPATCH] delivery failed, will retry");
+      await q.retryDispatchLater(db, items.map(({ message }) => message.id), delay).catch(() => {
+        // The inline lease expires by itself; the outbox takes the entries then.
+      });
+      return false;
+    }
+  };
+
   const toProto = async (stored: q.StoredMessage) =>
     create(MessageSchema, toMessage(stored, await rooms.get(stored.mensaje.salaChatId)));
 
@@ -145,7 +175,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   };
 
-  const loop = () => {
+  const loop = (delayMs = deps.intervalMs) => {
     timer = setTimeout(() => {
       running = sweep()
         .catch((err: unknown) => logger.warn({ err: describeError(err) }, "[DISPATCH] outbox scan failed"))
@@ -153,11 +183,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           running = undefined;
           if (!stopped) loop();
         });
-    }, deps.intervalMs);
+    }, delayMs);
   };
 
-  return {
-    async dispatchInOrder(message, origin) {
+  const dispatchInOrder = async (message: Message, origin: string) => {
       try {
         const older = !backlogKnown || backlog.has(message.roomId) ? await q.pendingInRoomBefore(db, message.roomId, message.id) : [];
         const entries = older.map((o) => ({ stored: { mensaje: o.mensaje, cliente: o.cliente }, origin: o.entry.origen, attempts: o.entry.intentos + 1 }));
@@ -174,10 +203,39 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         return false;
       }
       return dispatchOne(message, origin, 1);
+  };
+
+  return {
+    dispatchInOrder,
+    async dispatchBatch(items) {
+      const outcome = new Map<Outgoing, boolean>();
+      const clear: Outgoing[] = [];
+      const behind = new Map<bigint, Outgoing[]>();
+      for (const item of items) {
+        if (backlogKnown && !backlog.has(item.message.roomId)) {
+          clear.push(item);
+        } else {
+          const list = behind.get(item.message.roomId) ?? [];
+          list.push(item);
+          behind.set(item.message.roomId, list);
+        }
+      }
+      const rooms = [...behind].map(([roomId, list]) =>
+        serialize(String(roomId), async () => {
+          for (const item of list) outcome.set(item, await dispatchInOrder(item.message, item.origin));
+        }),
+      );
+      if (clear.length > 0) {
+        const ok = await dispatchAll(clear);
+        for (const item of clear) outcome.set(item, ok);
+      }
+      await Promise.all(rooms);
+      return items.map((item) => outcome.get(item)!);
     },
     start() {
       stopped = false;
-      loop();
+      // The first scan learns which rooms have a backlog; until then every send checks its room.
+      loop(0);
     },
     async stop() {
       stopped = true;

@@ -6,6 +6,7 @@ import type { Config } from "./config.js";
 import { createDispatcher } from "./dispatcher.js";
 import { createKeyedSerializer } from "./ordering.js";
 import { createRoomDirectory } from "./rooms.js";
+import { createMessageWriter } from "./writer.js";
 import { createRoutes, SERVICE_NAMES } from "./server.js";
 
 export { loadConfig, type Config } from "./config.js";
@@ -28,8 +29,9 @@ export function startMessages(config: Config, logger: Logger): Promise<RunningSe
       const serialize = createKeyedSerializer();
       const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, serialize, metrics, intervalMs: config.dispatchRetryIntervalMs });
       dispatcher.start();
+      const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax });
       return {
-        routes: createRoutes({ db, rooms, directory, dispatcher, serialize, maxMessageLength: config.maxMessageLength }),
+        routes: createRoutes({ db, rooms, directory, write, logger, maxMessageLength: config.maxMessageLength }),
         close: () => dispatcher.stop(),
       };
     },

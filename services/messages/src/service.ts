@@ -1,34 +1,49 @@
 import { create } from "@bufbuild/protobuf";
-import type { Client, ServiceImpl } from "@connectrpc/connect";
-import { actingUser, assertActingAs, failedPrecondition, invalidArgument, notFound, optionalId, pageSize, permissionDenied, requireId } from "@redup/kit";
-import { MessageSchema, MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
-import { RoomType, type Room, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { Code, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  actingUser,
+  assertActingAs,
+  describeError,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  optionalId,
+  pageSize,
+  permissionDenied,
+  requireId,
+  toConnectError,
+  type Logger,
+} from "@redup/kit";
+import {
+  MessageSchema,
+  MessagesService,
+  SendMessageResultSchema,
+  type SendMessageRequest,
+  type SendMessageResult,
+} from "@redup/proto/redup/messages/v1/messages_pb";
+import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
-import type { Dispatcher } from "./dispatcher.js";
 import { toMessage } from "./mappers.js";
-import type { Serialize } from "./ordering.js";
 import type { RoomDirectory } from "./rooms.js";
-import { validateContent, validateSend, type SendInput } from "./validate.js";
+import { validateContent, validateSend } from "./validate.js";
+import type { PreparedSend, SendOutcome } from "./writer.js";
 
 export interface MessagesDeps {
   db: q.MessagesDb;
   rooms: Client<typeof RoomsService>;
   directory: RoomDirectory;
-  dispatcher: Dispatcher;
-  /** The per-room turn shared with the dispatcher's outbox. */
-  serialize: Serialize;
+  /** Stores and dispatches a checked message (batched with concurrent sends). */
+  write: (send: PreparedSend) => Promise<SendOutcome>;
+  logger: Logger;
   maxMessageLength: number;
 }
 
 const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 200;
 const BATCH_MAX = 1000;
-/** The sender dispatches inline; the outbox worker waits this long before taking over. */
-const INLINE_LEASE_MS = 10_000;
 
 export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof MessagesService> {
-  const { db, directory, dispatcher } = deps;
-  const { serialize } = deps;
+  const { db, directory } = deps;
 
   const load = async (id: bigint) => {
     const [row] = await q.getMessages(db, [id]);
@@ -36,42 +51,47 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
     return { row, message: create(MessageSchema, toMessage(row, await directory.get(row.mensaje.salaChatId))) };
   };
 
-  /** Stores the message (or finds the original of a retried key) and hands it to delivery. */
-  const storeAndDispatch = async (input: SendInput, room: Room) => {
-    const result = await q.insertMessage(db, {
-      values: {
-        salaChatId: room.id,
-        remitenteId: input.senderId,
-        tipoMensaje: input.tipo,
-        contenido: input.content,
-        urlArchivo: input.urlArchivo,
-        metadatos: input.metadata,
-      },
-      clientMsgId: input.clientMsgId,
-      clientTimestamp: input.clientTimestamp,
-      origin: input.origin,
-      inlineLeaseMs: INLINE_LEASE_MS,
-    });
-    if ("duplicate" in result) {
-      return { message: toMessage(result.duplicate, room), duplicate: true, dispatched: false };
+  /**
+   * Checks one send and finds its room: the sender must be the acting user when the call has
+   * one, and a member of the group for a group message (sistema excepted: backends post
+   * notices to groups).
+   */
+  const prepare = async (req: SendMessageRequest, ctx: HandlerContext): Promise<PreparedSend> => {
+    const input = validateSend(req, deps.maxMessageLength);
+    assertActingAs(ctx, input.senderId, "send messages");
+    if (input.type === RoomType.GRUPAL && input.tipo !== "sistema") {
+      const { isMember } = await deps.rooms.checkMembership({ groupId: input.to, userId: input.senderId });
+      if (!isMember) throw permissionDenied(`user ${input.senderId} is not a member of group ${input.to}`);
     }
-    const message = create(MessageSchema, toMessage(result.stored, room));
-    const dispatched = await dispatcher.dispatchInOrder(message, input.origin);
-    return { message, duplicate: false, dispatched };
+    return { input, room: await directory.resolve(input.type, input.senderId, input.to) };
+  };
+
+  /** A failure of one request of a batch, as its own result. */
+  const failed = (err: unknown): SendMessageResult => {
+    const refused = toConnectError(err);
+    if (refused.code === Code.Internal || refused.code === Code.Unknown) {
+      deps.logger.error({ rpc: "SendMessages", err: describeError(refused.cause ?? err) }, "one message of a batch failed");
+    }
+    return create(SendMessageResultSchema, { outcome: { case: "error", value: { code: refused.code, message: refused.rawMessage } } });
   };
 
   return {
     async sendMessage(req, ctx) {
-      const input = validateSend(req, deps.maxMessageLength);
-      assertActingAs(ctx, input.senderId, "send messages");
+      return deps.write(await prepare(req, ctx));
+    },
 
-      if (input.type === RoomType.GRUPAL && input.tipo !== "sistema") {
-        const { isMember } = await deps.rooms.checkMembership({ groupId: input.to, userId: input.senderId });
-        if (!isMember) throw permissionDenied(`user ${input.senderId} is not a member of group ${input.to}`);
-      }
-
-      const room = await directory.resolve(input.type, input.senderId, input.to);
-      return serialize(String(room.id), () => storeAndDispatch(input, room));
+    async sendMessages(req, ctx) {
+      if (req.requests.length === 0 || req.requests.length > BATCH_MAX)
+        throw invalidArgument(`requests must hold 1 to ${BATCH_MAX} messages`);
+      // Checked concurrently, then written in request order, so ids follow the request.
+      const prepared = await Promise.allSettled(req.requests.map((one) => prepare(one, ctx)));
+      const written = prepared.map((p) => (p.status === "fulfilled" ? deps.write(p.value) : Promise.reject(p.reason as Error)));
+      const results = await Promise.allSettled(written);
+      return {
+        results: results.map((r) =>
+          r.status === "fulfilled" ? create(SendMessageResultSchema, { outcome: { case: "sent", value: r.value } }) : failed(r.reason),
+        ),
+      };
     },
 
     async getMessage(req) {

@@ -165,6 +165,118 @@ describe("SendMessage", () => {
   });
 });
 
+describe("SendMessages", () => {
+  const text = (senderId: bigint, to: bigint, content: string, extra: Record<string, unknown> = {}) =>
+    ({ senderId, to, type: RoomType.DIRECTO, content, messageType: MessageType.TEXTO, ...extra });
+
+  it("stores a batch with one result per request, in order; a refused message fails alone", async () => {
+    for (const userId of [300n, 301n]) await sys.clients.rooms.joinGroup({ groupId: 3000n, userId });
+    const toPeer = nextEvent(`${sys.prefix}.user.311.message`);
+    await nc.flush();
+    const before = await count("mensajes");
+    const { results } = await sys.clients.messages.sendMessages({
+      requests: [
+        text(310n, 311n, "uno", { clientMsgId: "lote-1", clientTimestamp: "2024-01-15T10:30:00Z" }),
+        text(310n, 311n, "   "),
+        { senderId: 300n, to: 3000n, type: RoomType.GRUPAL, content: "al grupo" },
+        { senderId: 399n, to: 3000n, type: RoomType.GRUPAL, content: "colado" },
+        text(310n, 311n, "uno otra vez", { clientMsgId: "lote-1" }),
+        text(312n, 311n, "dos", { metadata: { k: "v" } }),
+      ],
+    });
+    expect(results.map((r) => r.outcome.case)).toEqual(["sent", "error", "sent", "error", "sent", "sent"]);
+    const sent = (i: number) => {
+      const outcome = results[i]!.outcome;
+      if (outcome.case !== "sent") throw new Error(`result ${i} is ${outcome.case}`);
+      return outcome.value;
+    };
+    const error = (i: number) => {
+      const outcome = results[i]!.outcome;
+      if (outcome.case !== "error") throw new Error(`result ${i} is ${outcome.case}`);
+      return outcome.value;
+    };
+    expect(error(1)).toMatchObject({ code: Code.InvalidArgument, message: "a texto message needs a non-empty message" });
+    expect(error(3).code).toBe(Code.PermissionDenied);
+    // The retried key inside the same batch answers the original.
+    expect(sent(4)).toMatchObject({ duplicate: true, dispatched: false });
+    expect(sent(4).message!.id).toBe(sent(0).message!.id);
+    expect(sent(4).message!.content).toBe("uno");
+    for (const i of [0, 2, 5]) expect(sent(i)).toMatchObject({ duplicate: false, dispatched: true });
+    expect(sent(0).message).toMatchObject({ senderId: 310n, to: 311n, content: "uno", clientMsgId: "lote-1", clientTimestamp: "2024-01-15T10:30:00Z" });
+    expect(sent(2).message).toMatchObject({ senderId: 300n, to: 3000n, roomType: RoomType.GRUPAL, content: "al grupo" });
+    expect(sent(5).message!.to).toBe(311n);
+    // Ids follow request order; exactly the three new messages were written, with their rows.
+    expect(sent(0).message!.id < sent(2).message!.id && sent(2).message!.id < sent(5).message!.id).toBe(true);
+    expect(await count("mensajes")).toBe(before + 3);
+    const rows = await query(
+      "select m.id, m.contenido, m.metadatos, c.client_msg_id from mensajes m left join mensajes_cliente c on c.mensaje_id = m.id where m.id = any($1::bigint[]) order by m.id",
+      [[0, 2, 5].map((i) => String(sent(i).message!.id))],
+    );
+    expect(rows).toEqual([
+      { id: String(sent(0).message!.id), contenido: "uno", metadatos: {}, client_msg_id: "lote-1" },
+      { id: String(sent(2).message!.id), contenido: "al grupo", metadatos: {}, client_msg_id: null },
+      { id: String(sent(5).message!.id), contenido: "dos", metadatos: { k: "v" }, client_msg_id: null },
+    ]);
+    const recipients = await query("select mensaje_id, destinatario_id from destinatarios_mensaje where mensaje_id = any($1::bigint[]) order by 1, 2", [
+      [0, 2, 5].map((i) => String(sent(i).message!.id)),
+    ]);
+    expect(recipients).toEqual([
+      { mensaje_id: String(sent(0).message!.id), destinatario_id: "311" },
+      { mensaje_id: String(sent(2).message!.id), destinatario_id: "301" },
+      { mensaje_id: String(sent(5).message!.id), destinatario_id: "311" },
+    ]);
+    expect((await toPeer).message!.id).toBe(sent(0).message!.id);
+  });
+
+  it("sends only as the acting user when the call names one", async () => {
+    const { results } = await sys.clients.messages.sendMessages(
+      { requests: [text(320n, 321n, "mío"), text(322n, 321n, "ajeno")] },
+      onBehalfOf(320n),
+    );
+    expect(results[0]!.outcome.case).toBe("sent");
+    expect(results[1]!.outcome).toMatchObject({ case: "error", value: { code: Code.PermissionDenied } });
+    expect(await query("select count(*)::int as n from mensajes where remitente_id = 322")).toEqual([{ n: 0 }]);
+  });
+
+  it("refuses an empty or oversized batch as a whole", async () => {
+    expect(await codeOf(sys.clients.messages.sendMessages({ requests: [] }))).toBe(Code.InvalidArgument);
+    const tooMany = Array.from({ length: 1001 }, (_, i) => text(330n, 331n, `n${i}`));
+    const before = await count("mensajes");
+    expect(await codeOf(sys.clients.messages.sendMessages({ requests: tooMany }))).toBe(Code.InvalidArgument);
+    expect(await count("mensajes")).toBe(before);
+  });
+
+  it("gathers concurrent sends into shared statements and keeps every room in stored order", async () => {
+    const events = new Map<bigint, bigint[]>();
+    const sub = nc.subscribe(`${sys.prefix}.user.*.message`, {
+      callback: (_err, msg) => {
+        const m = fromBinary(MessageCreatedSchema, msg.data).message!;
+        if (m.senderId < 340n || m.senderId >= 350n || !msg.subject.endsWith(`.user.${m.to}.message`)) return;
+        events.set(m.roomId, [...(events.get(m.roomId) ?? []), m.id]);
+      },
+    });
+    await nc.flush();
+    const sends = Array.from({ length: 300 }, (_, i) => direct(340n + BigInt(i % 10), 360n + BigInt(i % 3), `c${i}`));
+    const stored = (await Promise.all(sends)).map((r) => r.message!);
+    expect(stored.every((m) => m.id > 0n)).toBe(true);
+    expect(new Set(stored.map((m) => m.id)).size).toBe(300);
+    await waitFor(() => [...events.values()].reduce((n, ids) => n + ids.length, 0) >= 300, 10_000, "every event");
+    sub.unsubscribe();
+    for (const [roomId, ids] of events) {
+      const mine = stored.filter((m) => m.roomId === roomId).map((m) => m.id).sort((a, b) => (a < b ? -1 : 1));
+      expect(ids).toEqual(mine);
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${sys.messages.metricsPort}/metrics`)).text();
+    // Some statement stored more than one message.
+    const sample = (name: string, ...labels: string[]) =>
+      Number(metrics.split("\n").find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)))?.split(" ")[1]);
+    const single = sample("redup_batch_size_bucket", 'kind="store"', 'le="1"');
+    const all = sample("redup_batch_size_count", 'kind="store"');
+    expect(all).toBeGreaterThan(0);
+    expect(single).toBeLessThan(all);
+  });
+});
+
 describe("calls on behalf of a user", () => {
   it("let a user send, read and mark only as themselves, and read only their rooms", async () => {
     const m = (await direct(600n, 601n, "privado")).message!;
@@ -194,7 +306,7 @@ describe("metrics", () => {
     expect(messages).toContain("redup_batch_size_bucket");
     expect(messages).not.toContain("métrica");
     const delivery = await scrape(sys.delivery.metricsPort);
-    expect(delivery).toMatch(/^redup_rpc_duration_seconds_count\{service="delivery",method="Dispatch",code="ok"\} [1-9]\d*$/m);
+    expect(delivery).toMatch(/^redup_rpc_duration_seconds_count\{service="delivery",method="DispatchMany",code="ok"\} [1-9]\d*$/m);
     expect(delivery).toMatch(/^redup_nats_publish_errors_total\{service="delivery"\} 0$/m);
     expect(await scrape(sys.rooms.metricsPort)).toMatch(/redup_rpc_duration_seconds_count\{service="rooms",method="ResolveDirectRoom",code="ok"\}/);
   });

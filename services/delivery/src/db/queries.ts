@@ -72,6 +72,55 @@ export async function recordDispatch(
   });
 }
 
+export interface DispatchRecord {
+  dispatch: { mensajeId: bigint; remitenteId: bigint; salaChatId: bigint };
+  recipientIds: bigint[];
+}
+
+/** Rows per statement when recording many dispatches at once. */
+const MANY_ROWS_MAX = 20_000;
+const bigintArray = (ids: bigint[]) => `{${ids.join(",")}}`;
+
+/**
+ * Records many dispatches in ONE statement (one round trip, one commit), as recordDispatch
+ * would one by one. When the database refuses a row (a recipient unknown to an existing
+ * upred_db), or the batch is very large, each dispatch is recorded on its own instead, so
+ * the refusal stays with its recipient.
+ */
+export async function recordDispatches(db: DeliveryDb, records: DispatchRecord[]): Promise<{ skipped: bigint[] }[]> {
+  const rows = records.reduce((n, r) => n + r.recipientIds.length, 0);
+  if (records.length > 0 && rows <= MANY_ROWS_MAX) {
+    const recipientMessage: bigint[] = [];
+    const recipient: bigint[] = [];
+    for (const r of records) {
+      for (const id of r.recipientIds) {
+        recipientMessage.push(r.dispatch.mensajeId);
+        recipient.push(id);
+      }
+    }
+    try {
+      await db.execute(sql`
+        with d as (
+          insert into ${despachosMensaje} (mensaje_id, remitente_id, sala_chat_id)
+          select * from unnest(
+            ${bigintArray(records.map((r) => r.dispatch.mensajeId))}::bigint[],
+            ${bigintArray(records.map((r) => r.dispatch.remitenteId))}::bigint[],
+            ${bigintArray(records.map((r) => r.dispatch.salaChatId))}::bigint[])
+          on conflict do nothing
+        )
+        insert into ${destinatariosMensaje} (mensaje_id, destinatario_id)
+        select * from unnest(${bigintArray(recipientMessage)}::bigint[], ${bigintArray(recipient)}::bigint[])
+        on conflict do nothing`);
+      return records.map(() => ({ skipped: [] }));
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) throw err;
+    }
+  }
+  const results: { skipped: bigint[] }[] = [];
+  for (const r of records) results.push(await recordDispatch(db, r.dispatch, r.recipientIds));
+  return results;
+}
+
 export async function getDispatch(db: DeliveryDb, mensajeId: bigint): Promise<Despacho | undefined> {
   const [row] = await db.select().from(despachosMensaje).where(eq(despachosMensaje.mensajeId, mensajeId));
   return row;

@@ -69,7 +69,8 @@ export function registerMessageHandlers(ctx: EdgeContext, socket: EdgeSocket, me
       }
     }
     try {
-      const res = await ctx.messages.sendMessage({
+      // The socket's own user is the sender (parseSend); the call carries many users' sends.
+      const res = await ctx.send({
         senderId: userId,
         type: roomTypeOf(input.type),
         to: input.to,
@@ -79,7 +80,7 @@ export function registerMessageHandlers(ctx: EdgeContext, socket: EdgeSocket, me
         clientTimestamp: input.timestamp ?? "",
         clientMsgId: input.clientMsgId ?? "",
         origin: ctx.fanout.originOf(member),
-      }, onBehalfOf(userId));
+      });
       if (!res.dispatched && !res.duplicate) {
         // Stored, but delivery could not publish it yet (its outbox will): deliver it live
         // from here so recipients do not wait for delivery to come back. Sockets get it once.

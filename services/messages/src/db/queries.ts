@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { transaction, type Db } from "@redup/kit";
 import { and, asc, desc, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import * as schema from "./schema.js";
@@ -60,18 +61,40 @@ interface InsertedRow {
 const big = (v: unknown) => BigInt(String(v));
 const date = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
 
+/** A stored row as the insert statements below return it. */
+function fromInserted(row: InsertedRow, withClient: boolean): StoredMessage {
+  const mensaje: Mensaje = {
+    id: big(row.id),
+    mensajeUuid: row.mensaje_uuid,
+    salaChatId: big(row.sala_chat_id),
+    remitenteId: big(row.remitente_id),
+    tipoMensaje: row.tipo_mensaje,
+    contenido: row.contenido,
+    urlArchivo: row.url_archivo,
+    metadatos: (typeof row.metadatos === "string" ? JSON.parse(row.metadatos) : row.metadatos) as Mensaje["metadatos"],
+    enviadoEn: date(row.enviado_en),
+    editadoEn: null,
+    eliminadoEn: null,
+  };
+  const cliente: MensajeCliente | null = withClient
+    ? { mensajeId: mensaje.id, remitenteId: mensaje.remitenteId, clientMsgId: row.client_msg_id, clientTimestamp: row.client_timestamp }
+    : null;
+  return { mensaje, cliente };
+}
+
+const hasClientData = (input: NewMessage) => input.clientMsgId !== undefined || input.clientTimestamp !== undefined;
+
+export type InsertOutcome = { stored: StoredMessage } | { duplicate: StoredMessage };
+
 /**
  * Stores the message, its client data and its outbox entry in ONE statement (data-modifying
  * CTEs), so the hot path pays one round trip and one commit. With a client_msg_id, a retry
  * violates the idempotency index — concurrently, it waits until the first commits — and the
  * whole statement writes nothing; the result is then `{ duplicate }` with the original.
  */
-export async function insertMessage(
-  db: MessagesDb,
-  input: NewMessage,
-): Promise<{ stored: StoredMessage } | { duplicate: StoredMessage }> {
+export async function insertMessage(db: MessagesDb, input: NewMessage): Promise<InsertOutcome> {
   const v = input.values;
-  const withClient = input.clientMsgId !== undefined || input.clientTimestamp !== undefined;
+  const withClient = hasClientData(input);
   try {
     const result = await db.execute<InsertedRow & Record<string, unknown>>(sql`
       with m as (
@@ -87,29 +110,83 @@ export async function insertMessage(
         select id, ${input.origin}, now() + ${`${input.inlineLeaseMs} milliseconds`}::interval from m
       )
       select m.*, c.client_msg_id, c.client_timestamp from m left join c on true`);
-    const row = (result as unknown as { rows: InsertedRow[] }).rows[0]!;
-    const mensaje: Mensaje = {
-      id: big(row.id),
-      mensajeUuid: row.mensaje_uuid,
-      salaChatId: big(row.sala_chat_id),
-      remitenteId: big(row.remitente_id),
-      tipoMensaje: row.tipo_mensaje,
-      contenido: row.contenido,
-      urlArchivo: row.url_archivo,
-      metadatos: (typeof row.metadatos === "string" ? JSON.parse(row.metadatos) : row.metadatos) as Mensaje["metadatos"],
-      enviadoEn: date(row.enviado_en),
-      editadoEn: null,
-      eliminadoEn: null,
-    };
-    const cliente: MensajeCliente | null = withClient
-      ? { mensajeId: mensaje.id, remitenteId: mensaje.remitenteId, clientMsgId: row.client_msg_id, clientTimestamp: row.client_timestamp }
-      : null;
-    return { stored: { mensaje, cliente } };
+    return { stored: fromInserted((result as unknown as { rows: InsertedRow[] }).rows[0]!, withClient) };
   } catch (err) {
     if (input.clientMsgId === undefined || !isIdempotencyConflict(err)) throw err;
     const original = await findByClientMsgId(db, v.remitenteId, input.clientMsgId);
     if (!original) throw err;
     return { duplicate: original };
+  }
+}
+
+/** True for errors about the rows themselves (constraints, values), not the database's health. */
+const isRowRefusal = (err: unknown) => {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (code.startsWith("23") || code.startsWith("22"))) return true;
+  }
+  return false;
+};
+
+/**
+ * Stores many messages in ONE statement: one round trip and one commit for the whole batch,
+ * ids assigned in input order. When a row is refused — a retried client_msg_id, or a row an
+ * existing upred_db rejects — nothing of the statement is kept and each message is stored on
+ * its own (insertMessage), so every message gets its own outcome: stored, duplicate, or the
+ * error it alone met. Errors that are not about a row (the database is down) fail them all.
+ */
+export async function insertMessages(db: MessagesDb, inputs: NewMessage[]): Promise<(InsertOutcome | Error)[]> {
+  if (inputs.length > 1) {
+    const stored = await insertAll(db, inputs);
+    if (stored) return stored;
+  }
+  const outcomes: (InsertOutcome | Error)[] = [];
+  for (const input of inputs) {
+    try {
+      outcomes.push(await insertMessage(db, input));
+    } catch (err) {
+      if (!isRowRefusal(err)) throw err;
+      outcomes.push(err as Error);
+    }
+  }
+  return outcomes;
+}
+
+/** The one-statement insert of insertMessages; undefined when a row was refused. */
+async function insertAll(db: MessagesDb, inputs: NewMessage[]): Promise<(InsertOutcome | Error)[] | undefined> {
+  const uuids = inputs.map(() => randomUUID());
+  const rows = inputs.map((input, i) => {
+    const v = input.values;
+    return sql`(${i}::int, ${uuids[i]}::uuid, ${v.salaChatId}::bigint, ${v.remitenteId}::bigint, ${v.tipoMensaje ?? "texto"}::tipo_mensaje_enum,
+      ${v.contenido ?? null}::text, ${v.urlArchivo ?? null}::text, ${JSON.stringify(v.metadatos ?? {})}::jsonb,
+      ${input.clientMsgId ?? null}::text, ${input.clientTimestamp ?? null}::text, ${hasClientData(input)}::boolean,
+      ${input.origin}::text, ${`${input.inlineLeaseMs} milliseconds`}::interval)`;
+  });
+  try {
+    const result = await db.execute<InsertedRow & Record<string, unknown>>(sql`
+      with nuevos (ord, uuid, sala, remitente, tipo, contenido, url, metadatos, cmid, cts, con_cliente, origen, plazo) as (
+        values ${sql.join(rows, sql`, `)}
+      ), m as (
+        insert into ${mensajes} (mensaje_uuid, sala_chat_id, remitente_id, tipo_mensaje, contenido, url_archivo, metadatos)
+        select uuid, sala, remitente, tipo, contenido, url, metadatos from nuevos order by ord
+        returning *
+      ), c as (
+        insert into ${mensajesCliente} (mensaje_id, remitente_id, client_msg_id, client_timestamp)
+        select m.id, m.remitente_id, n.cmid, n.cts from m join nuevos n on n.uuid = m.mensaje_uuid where n.con_cliente
+        returning mensaje_id, client_msg_id, client_timestamp
+      ), o as (
+        insert into ${mensajesDespachoPendiente} (mensaje_id, origen, proximo_intento)
+        select m.id, n.origen, now() + n.plazo from m join nuevos n on n.uuid = m.mensaje_uuid
+      )
+      select m.*, c.client_msg_id, c.client_timestamp from m left join c on c.mensaje_id = m.id`);
+    const byUuid = new Map((result as unknown as { rows: InsertedRow[] }).rows.map((row) => [String(row.mensaje_uuid), row]));
+    return inputs.map((input, i) => {
+      const row = byUuid.get(uuids[i]!);
+      return row ? { stored: fromInserted(row, hasClientData(input)) } : new Error("the batch insert did not return a stored row");
+    });
+  } catch (err) {
+    if (!isRowRefusal(err)) throw err;
+    return undefined;
   }
 }
 
@@ -170,11 +247,13 @@ export async function completeDispatch(db: MessagesDb, id: bigint): Promise<void
   await db.delete(mensajesDespachoPendiente).where(eq(mensajesDespachoPendiente.mensajeId, id));
 }
 
-export async function retryDispatchLater(db: MessagesDb, id: bigint, delayMs: number): Promise<void> {
+export async function retryDispatchLater(db: MessagesDb, ids: bigint | bigint[], delayMs: number): Promise<void> {
+  const list = Array.isArray(ids) ? ids : [ids];
+  if (list.length === 0) return;
   await db
     .update(mensajesDespachoPendiente)
     .set({ proximoIntento: sql`now() + ${`${delayMs} milliseconds`}::interval` })
-    .where(eq(mensajesDespachoPendiente.mensajeId, id));
+    .where(inArray(mensajesDespachoPendiente.mensajeId, list));
 }
 
 /** Outbox entries of a room older than a message, oldest first, with their messages. */

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file redup/delivery/v1/delivery.proto.
  */
 export const file_redup_delivery_v1_delivery: GenFile = /*@__PURE__*/
-  fileDesc("CiByZWR1cC9kZWxpdmVyeS92MS9kZWxpdmVyeS5wcm90bxIRcmVkdXAuZGVsaXZlcnkudjEiwgEKB1JlY2VpcHQSEgoKbWVzc2FnZV9pZBgBIAEoAxIUCgxyZWNpcGllbnRfaWQYAiABKAMSMAoMZGVsaXZlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdyZWFkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJUCg5QZW5kaW5nTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgDEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk4KD0Rpc3BhdGNoUmVxdWVzdBIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRIOCgZvcmlnaW4YAiABKAkiKQoQRGlzcGF0Y2hSZXNwb25zZRIVCg1yZWNpcGllbnRfaWRzGAEgAygDIjsKFE1hcmtEZWxpdmVyZWRSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoAyJmChVNYXJrRGVsaXZlcmVkUmVzcG9uc2USKwoHcmVjZWlwdBgBIAEoCzIaLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlY2VpcHQSDQoFZmlyc3QYAiABKAgSEQoJc2VuZGVyX2lkGAMgASgDIjYKD01hcmtSZWFkUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiYQoQTWFya1JlYWRSZXNwb25zZRIrCgdyZWNlaXB0GAEgASgLMhoucmVkdXAuZGVsaXZlcnkudjEuUmVjZWlwdBINCgVmaXJzdBgCIAEoCBIRCglzZW5kZXJfaWQYAyABKAMiUgoSTGlzdFBlbmRpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSGAoQYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoAxIRCglwYWdlX3NpemUYAyABKAUiaQoTTGlzdFBlbmRpbmdSZXNwb25zZRIzCghtZXNzYWdlcxgBIAMoCzIhLnJlZHVwLmRlbGl2ZXJ5LnYxLlBlbmRpbmdNZXNzYWdlEh0KFW5leHRfYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoAyIoChJHZXRSZWNlaXB0c1JlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAyJWChNHZXRSZWNlaXB0c1Jlc3BvbnNlEhEKCXNlbmRlcl9pZBgBIAEoAxIsCghyZWNlaXB0cxgCIAMoCzIaLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlY2VpcHQy9AMKD0RlbGl2ZXJ5U2VydmljZRJYCghEaXNwYXRjaBIiLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVxdWVzdBojLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVzcG9uc2UiA5ACAhJnCg1NYXJrRGVsaXZlcmVkEicucmVkdXAuZGVsaXZlcnkudjEuTWFya0RlbGl2ZXJlZFJlcXVlc3QaKC5yZWR1cC5kZWxpdmVyeS52MS5NYXJrRGVsaXZlcmVkUmVzcG9uc2UiA5ACAhJYCghNYXJrUmVhZBIiLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZWFkUmVxdWVzdBojLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZWFkUmVzcG9uc2UiA5ACAhJhCgtMaXN0UGVuZGluZxIlLnJlZHVwLmRlbGl2ZXJ5LnYxLkxpc3RQZW5kaW5nUmVxdWVzdBomLnJlZHVwLmRlbGl2ZXJ5LnYxLkxpc3RQZW5kaW5nUmVzcG9uc2UiA5ACARJhCgtHZXRSZWNlaXB0cxIlLnJlZHVwLmRlbGl2ZXJ5LnYxLkdldFJlY2VpcHRzUmVxdWVzdBomLnJlZHVwLmRlbGl2ZXJ5LnYxLkdldFJlY2VpcHRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
+  fileDesc("CiByZWR1cC9kZWxpdmVyeS92MS9kZWxpdmVyeS5wcm90bxIRcmVkdXAuZGVsaXZlcnkudjEiwgEKB1JlY2VpcHQSEgoKbWVzc2FnZV9pZBgBIAEoAxIUCgxyZWNpcGllbnRfaWQYAiABKAMSMAoMZGVsaXZlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdyZWFkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJUCg5QZW5kaW5nTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgDEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk4KD0Rpc3BhdGNoUmVxdWVzdBIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRIOCgZvcmlnaW4YAiABKAkiKQoQRGlzcGF0Y2hSZXNwb25zZRIVCg1yZWNpcGllbnRfaWRzGAEgAygDIk0KE0Rpc3BhdGNoTWFueVJlcXVlc3QSNgoKZGlzcGF0Y2hlcxgBIAMoCzIiLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVxdWVzdCJMChREaXNwYXRjaE1hbnlSZXNwb25zZRI0CgdyZXN1bHRzGAEgAygLMiMucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hSZXNwb25zZSI7ChRNYXJrRGVsaXZlcmVkUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiZgoVTWFya0RlbGl2ZXJlZFJlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5yZWR1cC5kZWxpdmVyeS52MS5SZWNlaXB0Eg0KBWZpcnN0GAIgASgIEhEKCXNlbmRlcl9pZBgDIAEoAyI2Cg9NYXJrUmVhZFJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDImEKEE1hcmtSZWFkUmVzcG9uc2USKwoHcmVjZWlwdBgBIAEoCzIaLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlY2VpcHQSDQoFZmlyc3QYAiABKAgSEQoJc2VuZGVyX2lkGAMgASgDIlIKEkxpc3RQZW5kaW5nUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgDEhgKEGFmdGVyX21lc3NhZ2VfaWQYAiABKAMSEQoJcGFnZV9zaXplGAMgASgFImkKE0xpc3RQZW5kaW5nUmVzcG9uc2USMwoIbWVzc2FnZXMYASADKAsyIS5yZWR1cC5kZWxpdmVyeS52MS5QZW5kaW5nTWVzc2FnZRIdChVuZXh0X2FmdGVyX21lc3NhZ2VfaWQYAiABKAMiKAoSR2V0UmVjZWlwdHNSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAMiVgoTR2V0UmVjZWlwdHNSZXNwb25zZRIRCglzZW5kZXJfaWQYASABKAMSLAoIcmVjZWlwdHMYAiADKAsyGi5yZWR1cC5kZWxpdmVyeS52MS5SZWNlaXB0MtoECg9EZWxpdmVyeVNlcnZpY2USWAoIRGlzcGF0Y2gSIi5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaFJlcXVlc3QaIy5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaFJlc3BvbnNlIgOQAgISZAoMRGlzcGF0Y2hNYW55EiYucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hNYW55UmVxdWVzdBonLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoTWFueVJlc3BvbnNlIgOQAgISZwoNTWFya0RlbGl2ZXJlZBInLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtEZWxpdmVyZWRSZXF1ZXN0GigucmVkdXAuZGVsaXZlcnkudjEuTWFya0RlbGl2ZXJlZFJlc3BvbnNlIgOQAgISWAoITWFya1JlYWQSIi5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFJlcXVlc3QaIy5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFJlc3BvbnNlIgOQAgISYQoLTGlzdFBlbmRpbmcSJS5yZWR1cC5kZWxpdmVyeS52MS5MaXN0UGVuZGluZ1JlcXVlc3QaJi5yZWR1cC5kZWxpdmVyeS52MS5MaXN0UGVuZGluZ1Jlc3BvbnNlIgOQAgESYQoLR2V0UmVjZWlwdHMSJS5yZWR1cC5kZWxpdmVyeS52MS5HZXRSZWNlaXB0c1JlcXVlc3QaJi5yZWR1cC5kZWxpdmVyeS52MS5HZXRSZWNlaXB0c1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
 
 /**
  * Receipt is one recipient's delivery state for one message.
@@ -147,6 +147,48 @@ export const DispatchResponseSchema: GenMessage<DispatchResponse> = /*@__PURE__*
   messageDesc(file_redup_delivery_v1_delivery, 3);
 
 /**
+ * DispatchManyRequest is a batch of stored messages to deliver.
+ *
+ * @generated from message redup.delivery.v1.DispatchManyRequest
+ */
+export type DispatchManyRequest = Message<"redup.delivery.v1.DispatchManyRequest"> & {
+  /**
+   * The messages, 1 to 1000 of them, each as in DispatchRequest.
+   *
+   * @generated from field: repeated redup.delivery.v1.DispatchRequest dispatches = 1;
+   */
+  dispatches: DispatchRequest[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.DispatchManyRequest.
+ * Use `create(DispatchManyRequestSchema)` to create a new message.
+ */
+export const DispatchManyRequestSchema: GenMessage<DispatchManyRequest> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 4);
+
+/**
+ * DispatchManyResponse tells what was recorded for each message, in request order.
+ *
+ * @generated from message redup.delivery.v1.DispatchManyResponse
+ */
+export type DispatchManyResponse = Message<"redup.delivery.v1.DispatchManyResponse"> & {
+  /**
+   * One result per dispatch.
+   *
+   * @generated from field: repeated redup.delivery.v1.DispatchResponse results = 1;
+   */
+  results: DispatchResponse[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.DispatchManyResponse.
+ * Use `create(DispatchManyResponseSchema)` to create a new message.
+ */
+export const DispatchManyResponseSchema: GenMessage<DispatchManyResponse> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 5);
+
+/**
  * MarkDeliveredRequest names the message and the recipient.
  *
  * @generated from message redup.delivery.v1.MarkDeliveredRequest
@@ -172,7 +214,7 @@ export type MarkDeliveredRequest = Message<"redup.delivery.v1.MarkDeliveredReque
  * Use `create(MarkDeliveredRequestSchema)` to create a new message.
  */
 export const MarkDeliveredRequestSchema: GenMessage<MarkDeliveredRequest> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 4);
+  messageDesc(file_redup_delivery_v1_delivery, 6);
 
 /**
  * MarkDeliveredResponse returns the receipt.
@@ -207,7 +249,7 @@ export type MarkDeliveredResponse = Message<"redup.delivery.v1.MarkDeliveredResp
  * Use `create(MarkDeliveredResponseSchema)` to create a new message.
  */
 export const MarkDeliveredResponseSchema: GenMessage<MarkDeliveredResponse> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 5);
+  messageDesc(file_redup_delivery_v1_delivery, 7);
 
 /**
  * MarkReadRequest names the message and the reader.
@@ -235,7 +277,7 @@ export type MarkReadRequest = Message<"redup.delivery.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 6);
+  messageDesc(file_redup_delivery_v1_delivery, 8);
 
 /**
  * MarkReadResponse returns the receipt.
@@ -270,7 +312,7 @@ export type MarkReadResponse = Message<"redup.delivery.v1.MarkReadResponse"> & {
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 7);
+  messageDesc(file_redup_delivery_v1_delivery, 9);
 
 /**
  * ListPendingRequest pages through a user's undelivered messages.
@@ -305,7 +347,7 @@ export type ListPendingRequest = Message<"redup.delivery.v1.ListPendingRequest">
  * Use `create(ListPendingRequestSchema)` to create a new message.
  */
 export const ListPendingRequestSchema: GenMessage<ListPendingRequest> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 8);
+  messageDesc(file_redup_delivery_v1_delivery, 10);
 
 /**
  * ListPendingResponse is one page of pending messages.
@@ -333,7 +375,7 @@ export type ListPendingResponse = Message<"redup.delivery.v1.ListPendingResponse
  * Use `create(ListPendingResponseSchema)` to create a new message.
  */
 export const ListPendingResponseSchema: GenMessage<ListPendingResponse> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 9);
+  messageDesc(file_redup_delivery_v1_delivery, 11);
 
 /**
  * GetReceiptsRequest names a message.
@@ -354,7 +396,7 @@ export type GetReceiptsRequest = Message<"redup.delivery.v1.GetReceiptsRequest">
  * Use `create(GetReceiptsRequestSchema)` to create a new message.
  */
 export const GetReceiptsRequestSchema: GenMessage<GetReceiptsRequest> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 10);
+  messageDesc(file_redup_delivery_v1_delivery, 12);
 
 /**
  * GetReceiptsResponse returns the receipts.
@@ -382,7 +424,7 @@ export type GetReceiptsResponse = Message<"redup.delivery.v1.GetReceiptsResponse
  * Use `create(GetReceiptsResponseSchema)` to create a new message.
  */
 export const GetReceiptsResponseSchema: GenMessage<GetReceiptsResponse> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 11);
+  messageDesc(file_redup_delivery_v1_delivery, 13);
 
 /**
  * DeliveryService records who must receive each message, tracks receipts and publishes
@@ -410,6 +452,19 @@ export const DeliveryService: GenService<{
     methodKind: "unary";
     input: typeof DispatchRequestSchema;
     output: typeof DispatchResponseSchema;
+  },
+  /**
+   * DispatchMany dispatches up to 1000 messages as Dispatch would, with one commit and one
+   * publish flush for all, and answers one result per request in request order. Rooms keep
+   * their order: events are published in request order. It succeeds or fails as a whole
+   * (a retry is harmless, as for Dispatch).
+   *
+   * @generated from rpc redup.delivery.v1.DeliveryService.DispatchMany
+   */
+  dispatchMany: {
+    methodKind: "unary";
+    input: typeof DispatchManyRequestSchema;
+    output: typeof DispatchManyResponseSchema;
   },
   /**
    * MarkDelivered sets `entregado_en` for the calling recipient; the first call wins and

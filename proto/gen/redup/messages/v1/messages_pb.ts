@@ -18,7 +18,7 @@ import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file redup/messages/v1/messages.proto.
  */
 export const file_redup_messages_v1_messages: GenFile = /*@__PURE__*/
-  fileDesc("CiByZWR1cC9tZXNzYWdlcy92MS9tZXNzYWdlcy5wcm90bxIRcmVkdXAubWVzc2FnZXMudjEixAMKB01lc3NhZ2USCgoCaWQYASABKAMSDAoEdXVpZBgCIAEoCRIPCgdyb29tX2lkGAMgASgDEisKCXJvb21fdHlwZRgEIAEoDjIYLnJlZHVwLnJvb21zLnYxLlJvb21UeXBlEhEKCXNlbmRlcl9pZBgFIAEoAxIKCgJ0bxgGIAEoAxI0CgxtZXNzYWdlX3R5cGUYByABKA4yHi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlVHlwZRIPCgdjb250ZW50GAggASgJEhMKC3VybF9hcmNoaXZvGAkgASgJEikKCG1ldGFkYXRhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgdzZW50X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNsaWVudF90aW1lc3RhbXAYDiABKAkSFQoNY2xpZW50X21zZ19pZBgPIAEoCSKjAgoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhEKCXNlbmRlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSNAoMbWVzc2FnZV90eXBlGAQgASgOMh4ucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZVR5cGUSDwoHY29udGVudBgFIAEoCRITCgt1cmxfYXJjaGl2bxgGIAEoCRIYChBjbGllbnRfdGltZXN0YW1wGAcgASgJEhUKDWNsaWVudF9tc2dfaWQYCCABKAkSKQoIbWV0YWRhdGEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBm9yaWdpbhgKIAEoCSJpChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCBISCgpkaXNwYXRjaGVkGAMgASgIIicKEUdldE1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAMiQQoSR2V0TWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIi4KF0JhdGNoR2V0TWVzc2FnZXNSZXF1ZXN0EhMKC21lc3NhZ2VfaWRzGAEgAygDIkgKGEJhdGNoR2V0TWVzc2FnZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnJlZHVwLm1lc3NhZ2VzLnYxLk1lc3NhZ2UiTAoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgDEhEKCWJlZm9yZV9pZBgCIAEoAxIRCglwYWdlX3NpemUYAyABKAUiXAoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEhYKDm5leHRfYmVmb3JlX2lkGAIgASgDIkoKEkVkaXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMSDwoHY29udGVudBgDIAEoCSJCChNFZGl0TWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIjsKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoAyJEChVEZWxldGVNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnJlZHVwLm1lc3NhZ2VzLnYxLk1lc3NhZ2UqqAEKC01lc3NhZ2VUeXBlEhwKGE1FU1NBR0VfVFlQRV9VTlNQRUNJRklFRBAAEhYKEk1FU1NBR0VfVFlQRV9URVhUTxABEhcKE01FU1NBR0VfVFlQRV9JTUFHRU4QAhIYChRNRVNTQUdFX1RZUEVfQVJDSElWTxADEhYKEk1FU1NBR0VfVFlQRV9BVURJTxAEEhgKFE1FU1NBR0VfVFlQRV9TSVNURU1BEAUy7gQKD01lc3NhZ2VzU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnJlZHVwLm1lc3NhZ2VzLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnJlZHVwLm1lc3NhZ2VzLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXgoKR2V0TWVzc2FnZRIkLnJlZHVwLm1lc3NhZ2VzLnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiUucmVkdXAubWVzc2FnZXMudjEuR2V0TWVzc2FnZVJlc3BvbnNlIgOQAgEScAoQQmF0Y2hHZXRNZXNzYWdlcxIqLnJlZHVwLm1lc3NhZ2VzLnYxLkJhdGNoR2V0TWVzc2FnZXNSZXF1ZXN0GisucmVkdXAubWVzc2FnZXMudjEuQmF0Y2hHZXRNZXNzYWdlc1Jlc3BvbnNlIgOQAgESZAoMTGlzdE1lc3NhZ2VzEiYucmVkdXAubWVzc2FnZXMudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnJlZHVwLm1lc3NhZ2VzLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESXAoLRWRpdE1lc3NhZ2USJS5yZWR1cC5tZXNzYWdlcy52MS5FZGl0TWVzc2FnZVJlcXVlc3QaJi5yZWR1cC5tZXNzYWdlcy52MS5FZGl0TWVzc2FnZVJlc3BvbnNlEmcKDURlbGV0ZU1lc3NhZ2USJy5yZWR1cC5tZXNzYWdlcy52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBooLnJlZHVwLm1lc3NhZ2VzLnYxLkRlbGV0ZU1lc3NhZ2VSZXNwb25zZSIDkAICYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_redup_rooms_v1_rooms]);
+  fileDesc("CiByZWR1cC9tZXNzYWdlcy92MS9tZXNzYWdlcy5wcm90bxIRcmVkdXAubWVzc2FnZXMudjEixAMKB01lc3NhZ2USCgoCaWQYASABKAMSDAoEdXVpZBgCIAEoCRIPCgdyb29tX2lkGAMgASgDEisKCXJvb21fdHlwZRgEIAEoDjIYLnJlZHVwLnJvb21zLnYxLlJvb21UeXBlEhEKCXNlbmRlcl9pZBgFIAEoAxIKCgJ0bxgGIAEoAxI0CgxtZXNzYWdlX3R5cGUYByABKA4yHi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlVHlwZRIPCgdjb250ZW50GAggASgJEhMKC3VybF9hcmNoaXZvGAkgASgJEikKCG1ldGFkYXRhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgdzZW50X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNsaWVudF90aW1lc3RhbXAYDiABKAkSFQoNY2xpZW50X21zZ19pZBgPIAEoCSKjAgoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhEKCXNlbmRlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSNAoMbWVzc2FnZV90eXBlGAQgASgOMh4ucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZVR5cGUSDwoHY29udGVudBgFIAEoCRITCgt1cmxfYXJjaGl2bxgGIAEoCRIYChBjbGllbnRfdGltZXN0YW1wGAcgASgJEhUKDWNsaWVudF9tc2dfaWQYCCABKAkSKQoIbWV0YWRhdGEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBm9yaWdpbhgKIAEoCSJpChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCBISCgpkaXNwYXRjaGVkGAMgASgIIk4KE1NlbmRNZXNzYWdlc1JlcXVlc3QSNwoIcmVxdWVzdHMYASADKAsyJS5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlcXVlc3QiTQoUU2VuZE1lc3NhZ2VzUmVzcG9uc2USNQoHcmVzdWx0cxgBIAMoCzIkLnJlZHVwLm1lc3NhZ2VzLnYxLlNlbmRNZXNzYWdlUmVzdWx0IowBChFTZW5kTWVzc2FnZVJlc3VsdBI2CgRzZW50GAEgASgLMiYucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXNwb25zZUgAEjQKBWVycm9yGAIgASgLMiMucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VFcnJvckgAQgkKB291dGNvbWUiMQoQU2VuZE1lc3NhZ2VFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiJwoRR2V0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAyJBChJHZXRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnJlZHVwLm1lc3NhZ2VzLnYxLk1lc3NhZ2UiLgoXQmF0Y2hHZXRNZXNzYWdlc1JlcXVlc3QSEwoLbWVzc2FnZV9pZHMYASADKAMiSAoYQmF0Y2hHZXRNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSJMChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAMSEQoJYmVmb3JlX2lkGAIgASgDEhEKCXBhZ2Vfc2l6ZRgDIAEoBSJcChRMaXN0TWVzc2FnZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnJlZHVwLm1lc3NhZ2VzLnYxLk1lc3NhZ2USFgoObmV4dF9iZWZvcmVfaWQYAiABKAMiSgoSRWRpdE1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoAxIPCgdjb250ZW50GAMgASgJIkIKE0VkaXRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnJlZHVwLm1lc3NhZ2VzLnYxLk1lc3NhZ2UiOwoURGVsZXRlTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDIkQKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSqoAQoLTWVzc2FnZVR5cGUSHAoYTUVTU0FHRV9UWVBFX1VOU1BFQ0lGSUVEEAASFgoSTUVTU0FHRV9UWVBFX1RFWFRPEAESFwoTTUVTU0FHRV9UWVBFX0lNQUdFThACEhgKFE1FU1NBR0VfVFlQRV9BUkNISVZPEAMSFgoSTUVTU0FHRV9UWVBFX0FVRElPEAQSGAoUTUVTU0FHRV9UWVBFX1NJU1RFTUEQBTLPBQoPTWVzc2FnZXNTZXJ2aWNlElwKC1NlbmRNZXNzYWdlEiUucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiYucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJfCgxTZW5kTWVzc2FnZXMSJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZXNSZXF1ZXN0GicucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VzUmVzcG9uc2USXgoKR2V0TWVzc2FnZRIkLnJlZHVwLm1lc3NhZ2VzLnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiUucmVkdXAubWVzc2FnZXMudjEuR2V0TWVzc2FnZVJlc3BvbnNlIgOQAgEScAoQQmF0Y2hHZXRNZXNzYWdlcxIqLnJlZHVwLm1lc3NhZ2VzLnYxLkJhdGNoR2V0TWVzc2FnZXNSZXF1ZXN0GisucmVkdXAubWVzc2FnZXMudjEuQmF0Y2hHZXRNZXNzYWdlc1Jlc3BvbnNlIgOQAgESZAoMTGlzdE1lc3NhZ2VzEiYucmVkdXAubWVzc2FnZXMudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnJlZHVwLm1lc3NhZ2VzLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESXAoLRWRpdE1lc3NhZ2USJS5yZWR1cC5tZXNzYWdlcy52MS5FZGl0TWVzc2FnZVJlcXVlc3QaJi5yZWR1cC5tZXNzYWdlcy52MS5FZGl0TWVzc2FnZVJlc3BvbnNlEmcKDURlbGV0ZU1lc3NhZ2USJy5yZWR1cC5tZXNzYWdlcy52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBooLnJlZHVwLm1lc3NhZ2VzLnYxLkRlbGV0ZU1lc3NhZ2VSZXNwb25zZSIDkAICYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_redup_rooms_v1_rooms]);
 
 /**
  * Message is one stored message (a row of `mensajes`) with its room's addressing.
@@ -265,6 +265,114 @@ export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__P
   messageDesc(file_redup_messages_v1_messages, 2);
 
 /**
+ * SendMessagesRequest is a batch of messages to send.
+ *
+ * @generated from message redup.messages.v1.SendMessagesRequest
+ */
+export type SendMessagesRequest = Message$1<"redup.messages.v1.SendMessagesRequest"> & {
+  /**
+   * The messages, 1 to 1000 of them; each is validated on its own.
+   *
+   * @generated from field: repeated redup.messages.v1.SendMessageRequest requests = 1;
+   */
+  requests: SendMessageRequest[];
+};
+
+/**
+ * Describes the message redup.messages.v1.SendMessagesRequest.
+ * Use `create(SendMessagesRequestSchema)` to create a new message.
+ */
+export const SendMessagesRequestSchema: GenMessage<SendMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 3);
+
+/**
+ * SendMessagesResponse answers each request of the batch, in the same order.
+ *
+ * @generated from message redup.messages.v1.SendMessagesResponse
+ */
+export type SendMessagesResponse = Message$1<"redup.messages.v1.SendMessagesResponse"> & {
+  /**
+   * One result per request.
+   *
+   * @generated from field: repeated redup.messages.v1.SendMessageResult results = 1;
+   */
+  results: SendMessageResult[];
+};
+
+/**
+ * Describes the message redup.messages.v1.SendMessagesResponse.
+ * Use `create(SendMessagesResponseSchema)` to create a new message.
+ */
+export const SendMessagesResponseSchema: GenMessage<SendMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 4);
+
+/**
+ * SendMessageResult is the outcome of one request of a batch.
+ *
+ * @generated from message redup.messages.v1.SendMessageResult
+ */
+export type SendMessageResult = Message$1<"redup.messages.v1.SendMessageResult"> & {
+  /**
+   * What happened to the message.
+   *
+   * @generated from oneof redup.messages.v1.SendMessageResult.outcome
+   */
+  outcome: {
+    /**
+     * The message was sent (or was a retry of a stored client_msg_id).
+     *
+     * @generated from field: redup.messages.v1.SendMessageResponse sent = 1;
+     */
+    value: SendMessageResponse;
+    case: "sent";
+  } | {
+    /**
+     * The message was refused or could not be stored.
+     *
+     * @generated from field: redup.messages.v1.SendMessageError error = 2;
+     */
+    value: SendMessageError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message redup.messages.v1.SendMessageResult.
+ * Use `create(SendMessageResultSchema)` to create a new message.
+ */
+export const SendMessageResultSchema: GenMessage<SendMessageResult> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 5);
+
+/**
+ * SendMessageError is why one message of a batch was not sent.
+ *
+ * @generated from message redup.messages.v1.SendMessageError
+ */
+export type SendMessageError = Message$1<"redup.messages.v1.SendMessageError"> & {
+  /**
+   * The gRPC status code SendMessage would have answered (google.rpc.Code numbering,
+   * e.g. 3 INVALID_ARGUMENT, 7 PERMISSION_DENIED, 14 UNAVAILABLE).
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * The reason, for people.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message redup.messages.v1.SendMessageError.
+ * Use `create(SendMessageErrorSchema)` to create a new message.
+ */
+export const SendMessageErrorSchema: GenMessage<SendMessageError> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 6);
+
+/**
  * GetMessageRequest names a message.
  *
  * @generated from message redup.messages.v1.GetMessageRequest
@@ -283,7 +391,7 @@ export type GetMessageRequest = Message$1<"redup.messages.v1.GetMessageRequest">
  * Use `create(GetMessageRequestSchema)` to create a new message.
  */
 export const GetMessageRequestSchema: GenMessage<GetMessageRequest> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 3);
+  messageDesc(file_redup_messages_v1_messages, 7);
 
 /**
  * GetMessageResponse returns the message.
@@ -304,7 +412,7 @@ export type GetMessageResponse = Message$1<"redup.messages.v1.GetMessageResponse
  * Use `create(GetMessageResponseSchema)` to create a new message.
  */
 export const GetMessageResponseSchema: GenMessage<GetMessageResponse> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 4);
+  messageDesc(file_redup_messages_v1_messages, 8);
 
 /**
  * BatchGetMessagesRequest names messages.
@@ -325,7 +433,7 @@ export type BatchGetMessagesRequest = Message$1<"redup.messages.v1.BatchGetMessa
  * Use `create(BatchGetMessagesRequestSchema)` to create a new message.
  */
 export const BatchGetMessagesRequestSchema: GenMessage<BatchGetMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 5);
+  messageDesc(file_redup_messages_v1_messages, 9);
 
 /**
  * BatchGetMessagesResponse returns the messages found.
@@ -346,7 +454,7 @@ export type BatchGetMessagesResponse = Message$1<"redup.messages.v1.BatchGetMess
  * Use `create(BatchGetMessagesResponseSchema)` to create a new message.
  */
 export const BatchGetMessagesResponseSchema: GenMessage<BatchGetMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 6);
+  messageDesc(file_redup_messages_v1_messages, 10);
 
 /**
  * ListMessagesRequest pages through a room's history.
@@ -381,7 +489,7 @@ export type ListMessagesRequest = Message$1<"redup.messages.v1.ListMessagesReque
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 7);
+  messageDesc(file_redup_messages_v1_messages, 11);
 
 /**
  * ListMessagesResponse is one page of history.
@@ -409,7 +517,7 @@ export type ListMessagesResponse = Message$1<"redup.messages.v1.ListMessagesResp
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 8);
+  messageDesc(file_redup_messages_v1_messages, 12);
 
 /**
  * EditMessageRequest replaces a message's text.
@@ -444,7 +552,7 @@ export type EditMessageRequest = Message$1<"redup.messages.v1.EditMessageRequest
  * Use `create(EditMessageRequestSchema)` to create a new message.
  */
 export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 9);
+  messageDesc(file_redup_messages_v1_messages, 13);
 
 /**
  * EditMessageResponse returns the edited message.
@@ -465,7 +573,7 @@ export type EditMessageResponse = Message$1<"redup.messages.v1.EditMessageRespon
  * Use `create(EditMessageResponseSchema)` to create a new message.
  */
 export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 10);
+  messageDesc(file_redup_messages_v1_messages, 14);
 
 /**
  * DeleteMessageRequest names the message to delete.
@@ -493,7 +601,7 @@ export type DeleteMessageRequest = Message$1<"redup.messages.v1.DeleteMessageReq
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 11);
+  messageDesc(file_redup_messages_v1_messages, 15);
 
 /**
  * DeleteMessageResponse returns the deleted message.
@@ -514,7 +622,7 @@ export type DeleteMessageResponse = Message$1<"redup.messages.v1.DeleteMessageRe
  * Use `create(DeleteMessageResponseSchema)` to create a new message.
  */
 export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*@__PURE__*/
-  messageDesc(file_redup_messages_v1_messages, 12);
+  messageDesc(file_redup_messages_v1_messages, 16);
 
 /**
  * MessageType is the kind of content (column `mensajes.tipo_mensaje`, enum `tipo_mensaje_enum`).
@@ -592,6 +700,21 @@ export const MessagesService: GenService<{
     methodKind: "unary";
     input: typeof SendMessageRequestSchema;
     output: typeof SendMessageResponseSchema;
+  },
+  /**
+   * SendMessages sends up to 1000 messages in one call, each exactly as SendMessage would,
+   * and answers one result per request in request order: the sent message, or the error
+   * that message alone met (the others are unaffected). The messages are stored together,
+   * with one commit, so a caller that gathers concurrent sends (the edge does) pays one
+   * round trip for many. A call with an acting user (x-redup-user-id) may only send as that
+   * user. The call fails as a whole only when it is malformed (no requests, or too many).
+   *
+   * @generated from rpc redup.messages.v1.MessagesService.SendMessages
+   */
+  sendMessages: {
+    methodKind: "unary";
+    input: typeof SendMessagesRequestSchema;
+    output: typeof SendMessagesResponseSchema;
   },
   /**
    * GetMessage reads one message. NotFound when it does not exist.

@@ -1,0 +1,98 @@
+import { context, ROOT_CONTEXT, type Context } from "@opentelemetry/api";
+import { inBatchSpan, tracingEnabled } from "./tracing.js";
+
+export interface BatcherOptions<I, O> {
+  /**
+   * Runs one batch and answers one outcome per item, in item order; an Error outcome fails
+   * only its item. A throw (or a wrong number of outcomes) fails the whole batch.
+   */
+  run(items: I[]): Promise<(O | Error)[]>;
+  /** The most items one batch takes. */
+  maxBatch: number;
+  /** Batches running at once; while all are busy, new items wait and form the next batch. */
+  maxInFlight: number;
+  /** Called with each batch's size (for a histogram). */
+  onBatch?: (size: number) => void;
+  /** Names the batch's span when tracing is on (e.g. "send"). */
+  name?: string;
+}
+
+interface Pending<I, O> {
+  item: I;
+  /** The caller's trace, when tracing is on. */
+  trace: Context | undefined;
+  resolve: (value: O) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit: items are gathered while earlier batches run and sent together when a slot
+ * frees. An idle batcher sends on the next turn of the event loop (everything that arrived
+ * in the same I/O phase goes together), so light load adds no timer delay, and batches grow
+ * by themselves as load grows. DataLoader batches per tick but cannot bound the batches in
+ * flight, and that bound is what makes batches grow, so this is kept here.
+ */
+export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) => Promise<O> {
+  const { run, maxBatch, maxInFlight } = options;
+  if (maxBatch < 1 || maxInFlight < 1) throw new Error("maxBatch and maxInFlight must be at least 1");
+  let queue: Pending<I, O>[] = [];
+  let inFlight = 0;
+  let scheduled = false;
+
+  const settle = (batch: Pending<I, O>[], outcomes: (O | Error)[]) => {
+    if (outcomes.length !== batch.length) {
+      const err = new Error(`a batch of ${batch.length} answered ${outcomes.length} outcomes`);
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome instanceof Error) p.reject(outcome);
+      else p.resolve(outcome);
+    });
+  };
+
+  const start = (batch: Pending<I, O>[]) => {
+    inFlight++;
+    options.onBatch?.(batch.length);
+    let running: Promise<(O | Error)[]>;
+    try {
+      const items = batch.map((p) => p.item);
+      running = tracingEnabled()
+        ? inBatchSpan(`batch ${options.name ?? "run"}`, batch.map((p) => p.trace ?? ROOT_CONTEXT), () => run(items))
+        : run(items);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running
+      .then(
+        (outcomes) => settle(batch, outcomes),
+        (err: unknown) => batch.forEach((p) => p.reject(err)),
+      )
+      .finally(() => {
+        inFlight--;
+        kick();
+      });
+  };
+
+  const flush = () => {
+    scheduled = false;
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
+      queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
+      start(batch);
+    }
+  };
+
+  const kick = () => {
+    if (scheduled || inFlight >= maxInFlight || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+
+  return (item) =>
+    new Promise<O>((resolve, reject) => {
+      queue.push({ item, trace: tracingEnabled() ? context.active() : undefined, resolve, reject });
+      kick();
+    });
+}

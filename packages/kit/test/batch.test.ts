@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { createBatcher } from "../src/batch.js";
+
+/** A run function that records its batches and is released by hand. */
+function gate() {
+  const batches: number[][] = [];
+  const releases: (() => void)[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  const run = async (items: number[]) => {
+    batches.push(items);
+    running++;
+    maxRunning = Math.max(maxRunning, running);
+    await new Promise<void>((resolve) => releases.push(resolve));
+    running--;
+    return items.map((n) => (n < 0 ? new Error(`negative ${n}`) : n * 10));
+  };
+  return { run, batches, releases, maxRunning: () => maxRunning };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("createBatcher", () => {
+  it("sends what arrives together as one batch and answers each item with its own outcome", async () => {
+    const g = gate();
+    const add = createBatcher({ run: g.run, maxBatch: 100, maxInFlight: 1 });
+    const answers = [add(1), add(-2), add(3)].map((p) => p.then((v) => ({ v }), (e: Error) => ({ e: e.message })));
+    await tick();
+    expect(g.batches).toEqual([[1, -2, 3]]);
+    g.releases.shift()!();
+    expect(await Promise.all(answers)).toEqual([{ v: 10 }, { e: "negative -2" }, { v: 30 }]);
+  });
+
+  it("gathers items while the batches in flight run, up to maxBatch per batch", async () => {
+    const g = gate();
+    const sizes: number[] = [];
+    const add = createBatcher({ run: g.run, maxBatch: 3, maxInFlight: 2, onBatch: (n) => sizes.push(n) });
+    const all: Promise<number>[] = [add(1)];
+    await tick();
+    all.push(add(2));
+    await tick();
+    // Both slots busy: these wait and form the next batches.
+    for (let i = 3; i <= 9; i++) all.push(add(i));
+    await tick();
+    expect(g.batches).toEqual([[1], [2]]);
+    g.releases.shift()!();
+    await tick();
+    await tick();
+    expect(g.batches).toEqual([[1], [2], [3, 4, 5]]);
+    for (let turns = 0; turns < 50 && (g.batches.flat().length < 9 || g.releases.length > 0); turns++) {
+      g.releases.shift()?.();
+      await tick();
+    }
+    expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(g.batches).toEqual([[1], [2], [3, 4, 5], [6, 7, 8], [9]]);
+    expect(sizes).toEqual([1, 1, 3, 3, 1]);
+    expect(g.maxRunning()).toBe(2);
+  });
+
+  it("fails every item of a batch that throws or answers the wrong number of outcomes, and goes on", async () => {
+    let calls = 0;
+    const add = createBatcher<number, number>({
+      maxBatch: 10,
+      maxInFlight: 1,
+      run: async (items) => {
+        calls++;
+        if (calls === 1) throw new Error("down");
+        if (calls === 2) return [1];
+        return items;
+      },
+    });
+    await expect(Promise.all([add(1), add(2)])).rejects.toThrow("down");
+    await expect(Promise.all([add(1), add(2)])).rejects.toThrow("a batch of 2 answered 1 outcomes");
+    expect(await Promise.all([add(7), add(8)])).toEqual([7, 8]);
+  });
+
+  it("refuses nonsensical limits", () => {
+    expect(() => createBatcher({ run: async () => [], maxBatch: 0, maxInFlight: 1 })).toThrow();
+    expect(() => createBatcher({ run: async () => [], maxBatch: 1, maxInFlight: 0 })).toThrow();
+  });
+});

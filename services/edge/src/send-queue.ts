@@ -1,0 +1,36 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { createBatcher } from "@redup/kit";
+import type { MessagesService, SendMessageRequestSchema, SendMessageResponse } from "@redup/proto/redup/messages/v1/messages_pb";
+import type { Metrics } from "./metrics.js";
+
+export type SendRequest = MessageInitShape<typeof SendMessageRequestSchema>;
+export type SendQueue = (request: SendRequest) => Promise<SendMessageResponse>;
+
+/** Sends per SendMessages call; far below the RPC's limit of 1000, to keep each call short. */
+const MAX_BATCH = 256;
+/** Calls in flight: one being stored while the next gathers the sends that arrive meanwhile. */
+const MAX_IN_FLIGHT = 2;
+
+/**
+ * The edge's sends, gathered into SendMessages calls: the sends of all sockets that arrive
+ * while a call is in flight go together in the next one, so one round trip (and one commit in
+ * messages) serves many messages. Each send still gets its own answer, or the ConnectError
+ * SendMessage would have raised for it alone.
+ */
+export function createSendQueue(messages: Client<typeof MessagesService>, metrics: Metrics): SendQueue {
+  return createBatcher<SendRequest, SendMessageResponse>({
+    name: "send",
+    maxBatch: MAX_BATCH,
+    maxInFlight: MAX_IN_FLIGHT,
+    onBatch: (size) => metrics.sendBatch.observe(size),
+    run: async (requests) => {
+      const { results } = await messages.sendMessages({ requests });
+      return results.map(({ outcome }) => {
+        if (outcome.case === "sent") return outcome.value;
+        if (outcome.case === "error") return new ConnectError(outcome.value.message, outcome.value.code as Code);
+        return new ConnectError("messages answered a send without an outcome", Code.Internal);
+      });
+    },
+  });
+}
