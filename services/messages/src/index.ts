@@ -5,6 +5,7 @@ import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
 import { createDispatcher } from "./dispatcher.js";
 import { createKeyedSerializer } from "./ordering.js";
+import { createMembershipCheck } from "./membership.js";
 import { createRoomDirectory } from "./rooms.js";
 import { createMessageWriter } from "./writer.js";
 import { createRoutes, SERVICE_NAMES } from "./server.js";
@@ -31,7 +32,7 @@ export function startMessages(config: Config, logger: Logger): Promise<RunningSe
       dispatcher.start();
       const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax });
       return {
-        routes: createRoutes({ db, rooms, directory, write, logger, maxMessageLength: config.maxMessageLength }),
+        routes: createRoutes({ db, isMember: createMembershipCheck(rooms), directory, write, logger, maxMessageLength: config.maxMessageLength }),
         close: () => dispatcher.stop(),
       };
     },

@@ -22,23 +22,35 @@ export function createRoomDirectory(rooms: Client<typeof RoomsService>, maxEntri
   const idKey = (id: bigint) => `id:${id}`;
   const pairKey = (a: bigint, b: bigint) => (a < b ? `d:${a}:${b}` : `d:${b}:${a}`);
 
+  // Lookups of one room at the same time share one call (a new pair's first messages).
+  const pending = new Map<string, Promise<Room>>();
+  const once = (key: string, lookup: () => Promise<Room>) => {
+    let running = pending.get(key);
+    if (!running) {
+      running = lookup().finally(() => pending.delete(key));
+      pending.set(key, running);
+    }
+    return running;
+  };
+
   return {
     async resolve(type, senderId, to) {
       const key = type === RoomType.DIRECTO ? pairKey(senderId, to) : `g:${to}`;
       const cached = byKey.get(key);
       if (cached) return cached;
-      const { room } =
-        type === RoomType.DIRECTO
-          ? await rooms.resolveDirectRoom({ userId: senderId, peerId: to })
-          : await rooms.resolveGroupRoom({ groupId: to });
-      remember(idKey(room!.id), room!);
-      return remember(key, room!);
+      return once(key, async () => {
+        const { room } =
+          type === RoomType.DIRECTO
+            ? await rooms.resolveDirectRoom({ userId: senderId, peerId: to })
+            : await rooms.resolveGroupRoom({ groupId: to });
+        remember(idKey(room!.id), room!);
+        return remember(key, room!);
+      });
     },
     async get(roomId) {
       const cached = byKey.get(idKey(roomId));
       if (cached) return cached;
-      const { room } = await rooms.getRoom({ roomId });
-      return remember(idKey(roomId), room!);
+      return once(idKey(roomId), async () => remember(idKey(roomId), (await rooms.getRoom({ roomId })).room!));
     },
   };
 }

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   actingUser,
   assertActingAs,
@@ -21,16 +21,17 @@ import {
   type SendMessageRequest,
   type SendMessageResult,
 } from "@redup/proto/redup/messages/v1/messages_pb";
-import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
 import { toMessage } from "./mappers.js";
+import type { MembershipCheck } from "./membership.js";
 import type { RoomDirectory } from "./rooms.js";
 import { validateContent, validateSend } from "./validate.js";
 import type { PreparedSend, SendOutcome } from "./writer.js";
 
 export interface MessagesDeps {
   db: q.MessagesDb;
-  rooms: Client<typeof RoomsService>;
+  isMember: MembershipCheck;
   directory: RoomDirectory;
   /** Stores and dispatches a checked message (batched with concurrent sends). */
   write: (send: PreparedSend) => Promise<SendOutcome>;
@@ -60,8 +61,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
     const input = validateSend(req, deps.maxMessageLength);
     assertActingAs(ctx, input.senderId, "send messages");
     if (input.type === RoomType.GRUPAL && input.tipo !== "sistema") {
-      const { isMember } = await deps.rooms.checkMembership({ groupId: input.to, userId: input.senderId });
-      if (!isMember) throw permissionDenied(`user ${input.senderId} is not a member of group ${input.to}`);
+      if (!(await deps.isMember(input.to, input.senderId))) throw permissionDenied(`user ${input.senderId} is not a member of group ${input.to}`);
     }
     return { input, room: await directory.resolve(input.type, input.senderId, input.to) };
   };
@@ -121,7 +121,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
         // A user reads only rooms they belong to.
         const belongs =
           room.type === RoomType.GRUPAL
-            ? (await deps.rooms.checkMembership({ groupId: room.groupId, userId: acting })).isMember
+            ? await deps.isMember(room.groupId, acting)
             : room.userAId === acting || room.userBId === acting;
         if (!belongs) throw permissionDenied(`user ${acting} does not belong to room ${roomId}`);
       }

@@ -11,6 +11,7 @@ export interface RoomsDeps {
 
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
+const CHECKS_MAX = 1000;
 
 /** A call made for an end user may only touch that user's own conversations. */
 function assertInPair(ctx: HandlerContext, userId: bigint, peerId: bigint): void {
@@ -91,6 +92,13 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
 
     async checkMembership(req) {
       return { isMember: await q.isMember(db, requireId(req.groupId, "group_id"), requireId(req.userId, "user_id")) };
+    },
+
+    async checkMemberships(req) {
+      if (req.checks.length === 0 || req.checks.length > CHECKS_MAX) throw invalidArgument(`checks must hold 1 to ${CHECKS_MAX} questions`);
+      const checks = req.checks.map((c, i) => ({ groupId: requireId(c.groupId, `checks[${i}].group_id`), userId: requireId(c.userId, `checks[${i}].user_id`) }));
+      const members = await q.membersAmong(db, checks);
+      return { isMember: checks.map((c) => members.has(`${c.groupId}:${c.userId}`)) };
     },
   };
 }

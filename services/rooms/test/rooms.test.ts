@@ -118,6 +118,52 @@ describe("group rooms and membership", () => {
     expect(rows.map((r) => r.usuario_id)).toEqual(["11", "12", "14", "15"]);
   });
 
+  it("joins 50 users to a new group at once: one room, 50 memberships", async () => {
+    const joins = await Promise.all(Array.from({ length: 50 }, (_, i) => client.joinGroup({ groupId: 4600n, userId: 46_000n + BigInt(i) })));
+    expect(new Set(joins.map((j) => j.room!.id)).size).toBe(1);
+    expect(joins.every((j) => !j.alreadyMember)).toBe(true);
+    const { members } = await client.listGroupMembers({ groupId: 4600n });
+    expect(members.map((m) => m.userId)).toEqual(Array.from({ length: 50 }, (_, i) => 46_000n + BigInt(i)));
+  });
+
+  it("creates one room when two replicas race for it (the advisory lock, across processes' pools)", async () => {
+    const replica = await startRooms(loadConfig({ DATABASE_URL: db.url, ROOMS_PORT: "0", HOST: "127.0.0.1" }), logger);
+    try {
+      const other = createServiceClient(RoomsService, { baseUrl: replica.url, timeoutMs: 5000 });
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? client : other).resolveDirectRoom({ userId: 4700n + BigInt(i % 4), peerId: 4799n })),
+      );
+      for (let pair = 0; pair < 4; pair++) {
+        const ids = new Set(results.filter((_, i) => i % 4 === pair).map((r) => r.room!.id));
+        expect(ids.size).toBe(1);
+      }
+      expect(results.filter((r) => r.created)).toHaveLength(4);
+      const rows = await withClient(db.url, async (c) => (await c.query("select count(*)::int as n from salas_chat where usuario_b_id = 4799")).rows[0].n);
+      expect(rows).toBe(4);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it("answers many membership questions at once, in order", async () => {
+    await client.joinGroup({ groupId: 4800n, userId: 4801n });
+    await client.joinGroup({ groupId: 4810n, userId: 4802n });
+    const { isMember } = await client.checkMemberships({
+      checks: [
+        { groupId: 4800n, userId: 4801n },
+        { groupId: 4800n, userId: 4802n },
+        { groupId: 4810n, userId: 4802n },
+        { groupId: 4810n, userId: 4801n },
+        { groupId: 4800n, userId: 4801n },
+      ],
+    });
+    expect(isMember).toEqual([true, false, true, false, true]);
+    expect(await codeOf(client.checkMemberships({ checks: [] }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.checkMemberships({ checks: [{ groupId: 0n, userId: 1n }] }))).toBe(Code.InvalidArgument);
+    const tooMany = Array.from({ length: 1001 }, () => ({ groupId: 1n, userId: 1n }));
+    expect(await codeOf(client.checkMemberships({ checks: tooMany }))).toBe(Code.InvalidArgument);
+  });
+
   it("refuses bad pagination input", async () => {
     expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageSize: 5000 }))).toBe(Code.InvalidArgument);
     expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageToken: "abc" }))).toBe(Code.InvalidArgument);

@@ -19,7 +19,7 @@ const groupRoom = (groupId: bigint) => and(eq(salasChat.tipoSala, "grupal"), eq(
  * concurrent callers for the same pair or group serialise, and the second finds the first's
  * row. The lock works on databases whose legacy rows would block a unique index.
  */
-async function findOrCreate(
+async function findOrCreateLocked(
   db: RoomsDb,
   lockKey: string,
   where: ReturnType<typeof and>,
@@ -34,6 +34,28 @@ async function findOrCreate(
     const [room] = await tx.insert(salasChat).values(values).returning();
     return { room: room!, created: true };
   });
+}
+
+/**
+ * Concurrent calls for the same room in this process share one lookup: without this, the
+ * first messages or joins of a new room each took a pool connection and queued on the
+ * advisory lock one after another (50 joins of a new group took seconds). Only the call that
+ * did the work reports `created`.
+ */
+const inFlightByDb = new WeakMap<RoomsDb, Map<string, Promise<{ room: SalaChat; created: boolean }>>>();
+async function findOrCreate(
+  db: RoomsDb,
+  lockKey: string,
+  where: ReturnType<typeof and>,
+  values: typeof salasChat.$inferInsert,
+): Promise<{ room: SalaChat; created: boolean }> {
+  let inFlight = inFlightByDb.get(db);
+  if (!inFlight) inFlightByDb.set(db, (inFlight = new Map()));
+  const running = inFlight.get(lockKey);
+  if (running) return { room: (await running).room, created: false };
+  const work = findOrCreateLocked(db, lockKey, where, values).finally(() => inFlight.delete(lockKey));
+  inFlight.set(lockKey, work);
+  return work;
 }
 
 export function resolveDirectRoom(db: RoomsDb, userId: bigint, peerId: bigint) {
@@ -93,6 +115,17 @@ export async function isMember(db: RoomsDb, groupId: bigint, userId: bigint): Pr
     .where(and(eq(chatMiembrosGrupo.grupoId, groupId), eq(chatMiembrosGrupo.usuarioId, userId)))
     .limit(1);
   return rows.length > 0;
+}
+
+/** Which of these (group, user) pairs are memberships, as "group:user" keys. */
+export async function membersAmong(db: RoomsDb, pairs: { groupId: bigint; userId: bigint }[]): Promise<Set<string>> {
+  const rows = await db
+    .select({ grupoId: chatMiembrosGrupo.grupoId, usuarioId: chatMiembrosGrupo.usuarioId })
+    .from(chatMiembrosGrupo)
+    .where(
+      sql`(${chatMiembrosGrupo.grupoId}, ${chatMiembrosGrupo.usuarioId}) in (select * from unnest(${`{${pairs.map((p) => p.groupId).join(",")}}`}::bigint[], ${`{${pairs.map((p) => p.userId).join(",")}}`}::bigint[]))`,
+    );
+  return new Set(rows.map((r) => `${r.grupoId}:${r.usuarioId}`));
 }
 
 /** A page of members after a user id, ascending; one extra row tells whether more exist. */
