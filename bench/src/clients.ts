@@ -29,6 +29,16 @@ export class Ledger {
   /** Receipts that arrived before their ACK (the recipient can be faster than the sender). */
   private readonly early = new Map<string, number>();
 
+  /** Forgets everything counted so far (after a warm-up round that has fully drained). */
+  reset(): void {
+    this.sent = this.ackedSaved = this.ackedUnsaved = this.ackErrors = this.received = this.duplicates = 0;
+    this.ackLatency.reset();
+    this.receiveLatency.reset();
+    this.owed.clear();
+    this.sentAt.clear();
+    this.early.clear();
+  }
+
   /** Records an ACK; `recipients` sockets must receive it. */
   ack(reply: Record<string, unknown>, clientMsgId: string, recipients: number): void {
     const started = this.sentAt.get(clientMsgId);

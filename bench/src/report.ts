@@ -12,6 +12,8 @@ export interface ScenarioResult {
   connections: number;
   rssPerConnectionBytes?: number | undefined;
   catchUpLabel?: boolean;
+  /** How long every pair's first message (room creation) took, all at once, before the load. */
+  firstContactMs?: number;
 }
 
 export interface Report {
@@ -32,6 +34,7 @@ export interface Report {
   connectionSetupMs?: LatencySummary;
   catchUpMs?: LatencySummary;
   rssPerConnectionKB?: number;
+  firstContactMs?: number;
   processes: { name: string; pid: number; cpuPercent: number; rssMB: number }[];
 }
 
@@ -69,6 +72,7 @@ export function buildReport(
     connections: result.connections,
     connectErrors: result.connectErrors,
     ...(result.catchUpLabel ? { catchUpMs: summarise(result.setup) } : { connectionSetupMs: summarise(result.setup) }),
+    ...(result.firstContactMs !== undefined ? { firstContactMs: result.firstContactMs } : {}),
     ...(result.rssPerConnectionBytes !== undefined ? { rssPerConnectionKB: Math.round(result.rssPerConnectionBytes / 102.4) / 10 } : {}),
     processes,
   };
@@ -88,6 +92,7 @@ export function formatReport(r: Report): string {
     ["connections (errors)", `${r.connections} (${r.connectErrors})`],
   ];
   if (r.connectionSetupMs) rows.push(["connection setup", lat(r.connectionSetupMs)]);
+  if (r.firstContactMs !== undefined) rows.push(["first contact (all pairs at once)", `${r.firstContactMs} ms`]);
   if (r.catchUpMs) rows.push(["connect → all pending received", lat(r.catchUpMs)]);
   if (r.rssPerConnectionKB !== undefined) rows.push(["edge RSS per connection", `${r.rssPerConnectionKB} KB`]);
   for (const p of r.processes) rows.push([`process ${p.name} (${p.pid})`, `CPU ${p.cpuPercent}%  RSS ${p.rssMB} MB`]);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { connect as netConnect, isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { serviceTokenInterceptor } from "./credentials.js";
 import { clientTracing } from "./tracing.js";
 import type { DescService } from "@bufbuild/protobuf";
@@ -67,11 +67,17 @@ function connectionOptions(baseUrl: string, caFile: string | undefined) {
 }
 
 /**
- * A typed client for any RedUP service over gRPC on one long-lived HTTP/2 connection
- * (kept alive with pings, re-established after failures).
+ * A typed client for any RedUP service on one long-lived HTTP/2 connection (kept alive with
+ * pings, re-established after failures). It speaks the Connect protocol with binary protobuf,
+ * which every service serves next to gRPC and gRPC-Web: a unary Connect call is a plain
+ * request and response (no trailers, no streaming envelope), and costs about half the CPU of
+ * the same call over gRPC in connect-node (measured: 0.39 vs 0.70 ms of client CPU per call).
+ * Outside callers keep using gRPC; the contract and error codes are the same.
  */
 export function createServiceClient<T extends DescService>(service: T, options: ClientOptions): Client<T> {
-  const transport = createGrpcTransport({
+  const transport = createConnectTransport({
+    httpVersion: "2",
+    useBinaryFormat: true,
     baseUrl: options.baseUrl,
     defaultTimeoutMs: options.timeoutMs ?? 5000,
     pingIntervalMs: 15_000,
