@@ -13,7 +13,9 @@ export MAX_CONNECTIONS=100000 MAX_BUFFERED_PACKETS=100000
 # Each service's Prometheus metrics, to see where the time goes (the edge serves its own on :5000/metrics).
 export ROOMS_METRICS_PORT=9101 MESSAGES_METRICS_PORT=9102 DELIVERY_METRICS_PORT=9103
 for s in rooms delivery messages edge; do
-  nohup node ${NODE_ARGS:-} --enable-source-maps "services/$s/dist/main.js" > "/tmp/redup-bench-$s.log" 2>&1 &
+  # The edge's inspector (loopback) lets the connections scenario force a GC before sampling RSS.
+  inspect=""; [ "$s" = edge ] && inspect="--inspect=127.0.0.1:9229"
+  nohup node ${NODE_ARGS:-} $inspect --enable-source-maps "services/$s/dist/main.js" > "/tmp/redup-bench-$s.log" 2>&1 &
 done
 for _ in $(seq 1 60); do curl -fs localhost:5000/readyz >/dev/null 2>&1 && exit 0; sleep 1; done
 echo "the system did not become ready" >&2; exit 1

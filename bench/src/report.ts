@@ -12,6 +12,8 @@ export interface ScenarioResult {
   connections: number;
   rssPerConnectionBytes?: number | undefined;
   catchUpLabel?: boolean;
+  /** Whether the edge was garbage-collected before each RSS sample (through its inspector). */
+  gcForced?: boolean;
   /** How long every pair's first message (room creation) took, all at once, before the load. */
   firstContactMs?: number;
 }
@@ -34,6 +36,7 @@ export interface Report {
   connectionSetupMs?: LatencySummary;
   catchUpMs?: LatencySummary;
   rssPerConnectionKB?: number;
+  gcForced?: boolean;
   firstContactMs?: number;
   processes: { name: string; pid: number; cpuPercent: number; rssMB: number }[];
 }
@@ -74,6 +77,7 @@ export function buildReport(
     ...(result.catchUpLabel ? { catchUpMs: summarise(result.setup) } : { connectionSetupMs: summarise(result.setup) }),
     ...(result.firstContactMs !== undefined ? { firstContactMs: result.firstContactMs } : {}),
     ...(result.rssPerConnectionBytes !== undefined ? { rssPerConnectionKB: Math.round(result.rssPerConnectionBytes / 102.4) / 10 } : {}),
+    ...(result.gcForced !== undefined ? { gcForced: result.gcForced } : {}),
     processes,
   };
 }
@@ -94,7 +98,8 @@ export function formatReport(r: Report): string {
   if (r.connectionSetupMs) rows.push(["connection setup", lat(r.connectionSetupMs)]);
   if (r.firstContactMs !== undefined) rows.push(["first contact (all pairs at once)", `${r.firstContactMs} ms`]);
   if (r.catchUpMs) rows.push(["connect → all pending received", lat(r.catchUpMs)]);
-  if (r.rssPerConnectionKB !== undefined) rows.push(["edge RSS per connection", `${r.rssPerConnectionKB} KB`]);
+  if (r.rssPerConnectionKB !== undefined)
+    rows.push(["edge RSS per connection", `${r.rssPerConnectionKB} KB${r.gcForced ? " (after a full GC)" : " (no GC forced: start the edge with --inspect=127.0.0.1:9229)"}`]);
   for (const p of r.processes) rows.push([`process ${p.name} (${p.pid})`, `CPU ${p.cpuPercent}%  RSS ${p.rssMB} MB`]);
   return rows.map(([k, v]) => `${k.padEnd(48)} ${v}`).join("\n");
 }

@@ -82,7 +82,13 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     cleanupEmptyChildNamespaces: true,
   });
   io.use(createHandshake(context, createAuthenticator(config.auth)));
-  io.on("connection", (socket) => onConnection(context, socket));
+  io.on("connection", (socket) => {
+    // Memory per connection (Socket.IO's own advice): engine.io keeps each connection's first
+    // HTTP request, with its socket internals and headers, for the connection's whole life.
+    // Once the handshake is done only socket.handshake (a copy) is read, so it is let go.
+    (socket.conn as unknown as { request: unknown }).request = null;
+    onConnection(context, socket);
+  });
 
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
