@@ -89,13 +89,19 @@ export interface BenchClient {
   userId: number;
   socket: Socket;
   seen: Set<string>;
+  /** Called after each message this socket receives (event-driven waits, no polling). */
+  onReceive?: () => void;
 }
 
 /** Connects one user and resolves once `connected` arrived (or rejects after 20 s). */
 export function connect(url: string, userId: number, ledger: Ledger | undefined, extra: Record<string, string> = {}): Promise<BenchClient> {
   const socket = io(url, { query: { user_id: String(userId), ...extra }, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 20_000 });
   const client: BenchClient = { userId, socket, seen: new Set() };
-  if (ledger) socket.on("receive_message", (m: Record<string, unknown>) => ledger.receive(m, client.seen));
+  if (ledger)
+    socket.on("receive_message", (m: Record<string, unknown>) => {
+      ledger.receive(m, client.seen);
+      client.onReceive?.();
+    });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.close();

@@ -1,6 +1,7 @@
-import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { actingUser, assertActingAs, invalidArgument, optionalId, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
-import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
+import { Code, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { actingUser, assertActingAs, describeError, invalidArgument, toConnectError, optionalId, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
+import { DeliveryService, MarkResultSchema, type ListPendingRequest, type MarkResult } from "@redup/proto/redup/delivery/v1/delivery_pb";
+import { create } from "@bufbuild/protobuf";
 import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -33,6 +34,7 @@ const PENDING_DEFAULT = 100;
 const PENDING_MAX = 1000;
 const MEMBERS_PAGE = 1000;
 const DISPATCH_MANY_MAX = 1000;
+const BATCH_MAX = 1000;
 
 interface DispatchItem {
   message: Message;
@@ -88,6 +90,20 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
     return recipientIds.filter((id) => !skipped.includes(id));
   };
 
+  /** One page of a user's pending messages (ListPending, and each request of BatchListPending). */
+  const listPending = async (req: ListPendingRequest, ctx: HandlerContext) => {
+    const userId = requireId(req.userId, "user_id");
+    assertActingAs(ctx, userId, "list pending messages");
+    const afterId = optionalId(req.afterMessageId, "after_message_id");
+    const limit = pageSize(req.pageSize, PENDING_DEFAULT, PENDING_MAX);
+    const rows = await q.listPending(db, userId, afterId, limit);
+    const page = rows.slice(0, limit);
+    return {
+      messages: page.map((r) => ({ messageId: r.mensajeId, createdAt: toTimestamp(r.creadoEn) })),
+      nextAfterMessageId: rows.length > limit ? page[page.length - 1]!.mensajeId : 0n,
+    };
+  };
+
   /** Why a user has no recipient row: the message is unknown, or the user is not its recipient. */
   const refuseMark = async (messageId: bigint, userId: bigint): Promise<never> => {
     const dispatch = await q.getDispatch(db, messageId);
@@ -134,17 +150,29 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
 
     markRead: (req, ctx) => mark(RECEIPTS.read, req, ctx),
 
-    async listPending(req, ctx) {
-      const userId = requireId(req.userId, "user_id");
-      assertActingAs(ctx, userId, "list pending messages");
-      const afterId = optionalId(req.afterMessageId, "after_message_id");
-      const limit = pageSize(req.pageSize, PENDING_DEFAULT, PENDING_MAX);
-      const rows = await q.listPending(db, userId, afterId, limit);
-      const page = rows.slice(0, limit);
-      return {
-        messages: page.map((r) => ({ messageId: r.mensajeId, createdAt: toTimestamp(r.creadoEn) })),
-        nextAfterMessageId: rows.length > limit ? page[page.length - 1]!.mensajeId : 0n,
-      };
+    async batchMark(req, ctx) {
+      if (req.marks.length === 0 || req.marks.length > BATCH_MAX) throw invalidArgument(`marks must hold 1 to ${BATCH_MAX} marks`);
+      const results = await Promise.all(
+        req.marks.map(async ({ kind }): Promise<MarkResult> => {
+          try {
+            if (kind.case === "delivered") return create(MarkResultSchema, { outcome: { case: "delivered", value: await mark(RECEIPTS.delivered, kind.value, ctx) } });
+            if (kind.case === "read") return create(MarkResultSchema, { outcome: { case: "read", value: await mark(RECEIPTS.read, kind.value, ctx) } });
+            throw invalidArgument("a mark must be delivered or read");
+          } catch (err) {
+            const refused = toConnectError(err);
+            if (refused.code === Code.Internal || refused.code === Code.Unknown) logger.error({ rpc: "BatchMark", err: describeError(refused.cause ?? err) }, "one mark of a batch failed");
+            return create(MarkResultSchema, { outcome: { case: "error", value: { code: refused.code, message: refused.rawMessage } } });
+          }
+        }),
+      );
+      return { results };
+    },
+
+    listPending,
+
+    async batchListPending(req, ctx) {
+      if (req.requests.length === 0 || req.requests.length > BATCH_MAX) throw invalidArgument(`requests must hold 1 to ${BATCH_MAX} requests`);
+      return { responses: await Promise.all(req.requests.map((one) => listPending(one, ctx))) };
     },
 
     async getReceipts(req, ctx) {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createLogger, createServiceClient, type RunningServer } from "@redup/kit";
+import { createLogger, createServiceClient, onBehalfOf, type RunningServer } from "@redup/kit";
 import { codeOf, createTestDatabase, type TestDatabase, waitFor, withClient } from "@redup/kit/testing";
 import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
@@ -481,6 +481,61 @@ describe("MarkRead", () => {
     } finally {
       t.close();
     }
+  });
+});
+
+describe("BatchMark", () => {
+  it("applies each mark as MarkDelivered/MarkRead would, in order; a refused mark fails alone", async () => {
+    await client.dispatch({ message: direct(2501n, 451n, 452n) });
+    await client.dispatch({ message: direct(2502n, 451n, 453n) });
+    const t = await tap([]);
+    try {
+      const { results } = await client.batchMark({
+        marks: [
+          { kind: { case: "delivered", value: { messageId: 2501n, userId: 452n } } },
+          { kind: { case: "delivered", value: { messageId: 2501n, userId: 453n } } },
+          { kind: { case: "read", value: { messageId: 2502n, userId: 453n } } },
+          { kind: { case: "delivered", value: { messageId: 9_999_999n, userId: 452n } } },
+          { kind: { case: "delivered", value: { messageId: 2501n, userId: 452n } } },
+        ],
+      });
+      expect(results.map((r) => r.outcome.case)).toEqual(["delivered", "error", "read", "error", "delivered"]);
+      expect(results[0]!.outcome.value).toMatchObject({ first: true, senderId: 451n });
+      expect(results[1]!.outcome.value).toMatchObject({ code: Code.PermissionDenied });
+      expect(results[3]!.outcome.value).toMatchObject({ code: Code.NotFound });
+      // Marks of one batch run concurrently: exactly one of the two identical ones was first.
+      const firsts = [results[0]!, results[4]!].map((r) => (r.outcome.case === "delivered" ? r.outcome.value.first : undefined));
+      expect(firsts.filter(Boolean)).toHaveLength(1);
+      expect((await recipientRow(2501n, 452n)).entregado_en).toBeInstanceOf(Date);
+      const read = await recipientRow(2502n, 453n);
+      expect(read.leido_en).toBeInstanceOf(Date);
+      expect(read.entregado_en).toBeInstanceOf(Date);
+      const events = await t.settled();
+      expect(events.map((e) => [e.subject, receipt(e.data).kind]).sort()).toEqual([
+        [`${prefix}.user.451.receipt`, ReceiptKind.DELIVERED],
+        [`${prefix}.user.451.receipt`, ReceiptKind.READ],
+      ]);
+      expect(await codeOf(client.batchMark({ marks: [] }))).toBe(Code.InvalidArgument);
+    } finally {
+      t.close();
+    }
+  });
+});
+
+describe("BatchListPending", () => {
+  it("answers each ListPending request in order, as ListPending would", async () => {
+    await client.dispatch({ message: direct(2601n, 461n, 462n) });
+    await client.dispatch({ message: direct(2602n, 461n, 462n) });
+    await client.dispatch({ message: direct(2603n, 461n, 463n) });
+    const { responses } = await client.batchListPending({
+      requests: [{ userId: 462n }, { userId: 464n }, { userId: 463n }, { userId: 462n, afterMessageId: 2601n }, { userId: 462n, pageSize: 1 }],
+    });
+    expect(responses.map((r) => r.messages.map((m) => m.messageId))).toEqual([[2601n, 2602n], [], [2603n], [2602n], [2601n]]);
+    expect(responses[4]!.nextAfterMessageId).toBe(2601n);
+    expect(await codeOf(client.batchListPending({ requests: [] }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.batchListPending({ requests: [{ userId: 0n }] }))).toBe(Code.InvalidArgument);
+    // With an acting user, only that user's pending messages.
+    expect(await codeOf(client.batchListPending({ requests: [{ userId: 462n }, { userId: 463n }] }, onBehalfOf(462n)))).toBe(Code.PermissionDenied);
   });
 });
 

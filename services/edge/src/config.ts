@@ -100,7 +100,7 @@ export function loadConfig(env: Env = process.env): Config {
       MAX_MESSAGE_LENGTH: positiveInt(4000),
       MAX_HTTP_BUFFER_SIZE: positiveInt(100_000),
       CATCH_UP_LIMIT: positiveInt(5000),
-      CATCH_UP_CONCURRENCY: positiveInt(32),
+      CATCH_UP_CONCURRENCY: positiveInt(256),
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       LOG_LEVEL: logLevel,
       DEMO_PAGE: z.enum(["true", "false", "1", "0"]).optional(),

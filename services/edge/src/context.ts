@@ -4,7 +4,9 @@ import type { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb
 import type { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import type { DefaultEventsMap, Socket } from "socket.io";
+import type { CatchUpReads } from "./catch-up-reads.js";
 import type { Config } from "./config.js";
+import type { MarkQueue } from "./mark-queue.js";
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./events.js";
 import type { Fanout } from "./fanout.js";
 import type { RateLimiter, Turns } from "./limits.js";
@@ -21,6 +23,10 @@ export interface EdgeContext {
   fanout: Fanout;
   rooms: Client<typeof RoomsService>;
   messages: Client<typeof MessagesService>;
+  /** The reads of connecting sockets, gathered into batch calls. */
+  reads: CatchUpReads;
+  /** Delivered/read confirmations, gathered into BatchMark calls. */
+  marks: MarkQueue;
   /** Sends, gathered into SendMessages calls. */
   send: SendQueue;
   delivery: Client<typeof DeliveryService>;

@@ -16,6 +16,8 @@ import { createAuthenticator } from "./auth.js";
 import { createHandshake, onConnection } from "./handlers/connection.js";
 import { createHttpRoutes } from "./http.js";
 import { createRateLimiter, createTurns } from "./limits.js";
+import { createCatchUpReads } from "./catch-up-reads.js";
+import { createMarkQueue } from "./mark-queue.js";
 import { createSendQueue } from "./send-queue.js";
 import { createMetrics, rpcMetricsInterceptor } from "./metrics.js";
 
@@ -30,21 +32,26 @@ export interface EdgeServer {
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
+const LISTEN_BACKLOG = 4096;
 
 /** Builds the edge (HTTP routes, Socket.IO, handlers, fan-out) and listens on config.port. */
 export async function createEdgeServer(config: Config, logger: Logger, bus: EventBus): Promise<EdgeServer> {
   const metrics = createMetrics();
   const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, token: config.serviceToken, interceptors: [rpcMetricsInterceptor(metrics)] };
   const messages = createServiceClient(MessagesService, { baseUrl: config.messagesUrl, ...clientOptions });
+  const rooms = createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions });
+  const delivery = createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions });
   const context: EdgeContext = {
     config,
     logger,
     metrics,
     fanout: createFanout({ bus, subjects: subjects(config.subjectPrefix), prefix: config.subjectPrefix, edgeId: config.edgeId, logger, metrics }),
-    rooms: createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions }),
+    rooms,
     messages,
     send: createSendQueue(messages, metrics),
-    delivery: createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions }),
+    delivery,
+    reads: createCatchUpReads(rooms, delivery, messages),
+    marks: createMarkQueue(delivery),
     limiter: createRateLimiter(config.limits),
     catchUpTurns: createTurns(config.catchUpConcurrency),
     inflight: { count: 0 },
@@ -87,12 +94,24 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     // HTTP request, with its socket internals and headers, for the connection's whole life.
     // Once the handshake is done only socket.handshake (a copy) is read, so it is let go.
     (socket.conn as unknown as { request: unknown }).request = null;
+    // engine.io 6.6 leaves its pre-upgrade error listener on a websocket opened directly
+    // (no polling first); that listener's scope holds the upgrade request, its response and
+    // headers for the connection's life. The transport has its own error handling by now.
+    const ws = (socket.conn as unknown as { transport?: { socket?: NodeJS.EventEmitter } }).transport?.socket;
+    for (const listener of ws?.listeners("error") ?? []) {
+      if (listener.name === "onUpgradeError") ws?.removeListener("error", listener as (...args: unknown[]) => void);
+    }
+    // Only auth and query were read (by the handshake check); the copied headers are not.
+    socket.handshake.headers = {};
     onConnection(context, socket);
   });
 
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
-    http.listen(config.port, config.host, () => {
+    // A deep accept queue: in a reconnect storm thousands of clients connect within seconds,
+    // and Node's default (511) overflows while the loop is busy, dropping connects. The kernel
+    // caps it at net.core.somaxconn.
+    http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
       http.off("error", reject);
       resolve();
     });

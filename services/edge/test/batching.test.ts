@@ -48,4 +48,43 @@ describe("gathered sends", () => {
     expect(sample("redup_edge_send_batch_size_count")).toBeLessThan(80);
     for (const s of [...senders, peer]) s.socket.disconnect();
   });
+
+  it("gathers the catch-up reads and the confirmations of many sockets, each getting its own", async () => {
+    const sender = await connectUser(edge, 9300);
+    // 30 offline users with two pending messages each.
+    const ids = Array.from({ length: 30 }, (_, i) => 9310 + i);
+    for (const to of ids) {
+      for (const k of [1, 2]) await call(sender.socket, "send_message", { to, type: "directo", message: `p${to}-${k}` });
+    }
+    const before = await (await fetch(`${edge.url}/metrics`)).text();
+    const calls = (text: string, method: string) =>
+      Number(text.split("\n").find((l) => l.startsWith("redup_edge_service_call_duration_seconds_count{") && l.includes(`method="${method}"`))?.split(" ")[1] ?? 0);
+
+    const users = await Promise.all(
+      ids.map(async (id) => {
+        const user = await connectUser(edge, id);
+        const got = collect<{ mensaje_id: string; message: string }>(user.socket, "receive_message");
+        return { id, user, got };
+      }),
+    );
+    for (const { id, got } of users) {
+      await until(got, 2, 10_000);
+      // Its own two messages, oldest first, and nothing of anyone else's.
+      expect(got.map((m) => m.message)).toEqual([`p${id}-1`, `p${id}-2`]);
+    }
+    const confirmations = await Promise.all(
+      users.flatMap(({ user, got }) => got.map((m) => call(user.socket, "mark_delivered", { mensaje_id: m.mensaje_id }))),
+    );
+    expect(confirmations.every((c) => c["status"] === "ok")).toBe(true);
+    const pending = await stack.query("select count(*)::int as n from destinatarios_mensaje where destinatario_id = any($1::bigint[]) and entregado_en is null", [ids]);
+    expect(pending).toEqual([{ n: 0 }]);
+
+    const after = await (await fetch(`${edge.url}/metrics`)).text();
+    // Fewer calls than sockets (30) and confirmations (60): the reads and marks went in batches.
+    expect(calls(after, "BatchListPending") - calls(before, "BatchListPending")).toBeLessThan(30);
+    expect(calls(after, "BatchListUserGroups") - calls(before, "BatchListUserGroups")).toBeLessThan(30);
+    expect(calls(after, "BatchMark") - calls(before, "BatchMark")).toBeLessThan(60);
+    for (const { user } of users) user.socket.disconnect();
+    sender.socket.disconnect();
+  });
 });

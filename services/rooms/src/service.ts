@@ -1,7 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { assertActingAs, actingUser, invalidArgument, notFound, pageSize, parsePageToken, permissionDenied, requireId } from "@redup/kit";
 import type { HandlerContext } from "@connectrpc/connect";
-import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { RoomsService, type ListUserGroupsRequest } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
 import { toMember, toRoom } from "./mappers.js";
 
@@ -12,6 +12,7 @@ export interface RoomsDeps {
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
 const CHECKS_MAX = 1000;
+const BATCH_MAX = 1000;
 
 /** A call made for an end user may only touch that user's own conversations. */
 function assertInPair(ctx: HandlerContext, userId: bigint, peerId: bigint): void {
@@ -20,6 +21,19 @@ function assertInPair(ctx: HandlerContext, userId: bigint, peerId: bigint): void
 }
 
 export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsService> {
+  /** One page of a user's groups (ListUserGroups, and each request of BatchListUserGroups). */
+  const listUserGroups = async (req: ListUserGroupsRequest, ctx: HandlerContext) => {
+    const limit = pageSize(req.pageSize, PAGE_DEFAULT, PAGE_MAX);
+    const userId = requireId(req.userId, "user_id");
+    assertActingAs(ctx, userId, "list the groups");
+    const rows = await q.listGroupsOf(db, userId, parsePageToken(req.pageToken), limit);
+    const page = rows.slice(0, limit);
+    return {
+      memberships: page.map(toMember),
+      nextPageToken: rows.length > limit ? String(page[page.length - 1]!.grupoId) : "",
+    };
+  };
+
   return {
     async resolveDirectRoom(req, ctx) {
       const userId = requireId(req.userId, "user_id");
@@ -78,16 +92,11 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
       };
     },
 
-    async listUserGroups(req, ctx) {
-      const limit = pageSize(req.pageSize, PAGE_DEFAULT, PAGE_MAX);
-      const userId = requireId(req.userId, "user_id");
-      assertActingAs(ctx, userId, "list the groups");
-      const rows = await q.listGroupsOf(db, userId, parsePageToken(req.pageToken), limit);
-      const page = rows.slice(0, limit);
-      return {
-        memberships: page.map(toMember),
-        nextPageToken: rows.length > limit ? String(page[page.length - 1]!.grupoId) : "",
-      };
+    listUserGroups,
+
+    async batchListUserGroups(req, ctx) {
+      if (req.requests.length === 0 || req.requests.length > BATCH_MAX) throw invalidArgument(`requests must hold 1 to ${BATCH_MAX} requests`);
+      return { responses: await Promise.all(req.requests.map((one) => listUserGroups(one, ctx))) };
     },
 
     async checkMembership(req) {

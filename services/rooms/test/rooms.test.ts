@@ -164,6 +164,15 @@ describe("group rooms and membership", () => {
     expect(await codeOf(client.checkMemberships({ checks: tooMany }))).toBe(Code.InvalidArgument);
   });
 
+  it("lists the groups of many users at once, each as ListUserGroups would", async () => {
+    for (const [groupId, userId] of [[4901n, 4950n], [4902n, 4950n], [4903n, 4951n]] as const) await client.joinGroup({ groupId, userId });
+    const { responses } = await client.batchListUserGroups({ requests: [{ userId: 4950n }, { userId: 4952n }, { userId: 4951n }, { userId: 4950n, pageSize: 1 }] });
+    expect(responses.map((r) => r.memberships.map((m) => m.groupId))).toEqual([[4901n, 4902n], [], [4903n], [4901n]]);
+    expect(responses[3]!.nextPageToken).not.toBe("");
+    expect(await codeOf(client.batchListUserGroups({ requests: [] }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.batchListUserGroups({ requests: [{ userId: 4950n }, { userId: 4951n }] }, onBehalfOf(4950n)))).toBe(Code.PermissionDenied);
+  });
+
   it("refuses bad pagination input", async () => {
     expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageSize: 5000 }))).toBe(Code.InvalidArgument);
     expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageToken: "abc" }))).toBe(Code.InvalidArgument);

@@ -1,4 +1,4 @@
-import { describeError, onBehalfOf } from "@redup/kit";
+import { describeError } from "@redup/kit";
 import type { ExtendedError } from "socket.io";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ConnectedEvent } from "../events.js";
@@ -60,7 +60,7 @@ async function persistedGroups(ctx: EdgeContext, userId: bigint): Promise<bigint
   const groups: bigint[] = [];
   let pageToken = "";
   do {
-    const page = await ctx.rooms.listUserGroups({ userId, pageSize: 1000, pageToken }, onBehalfOf(userId));
+    const page = await ctx.reads.userGroups({ userId, pageSize: 1000, pageToken });
     groups.push(...page.memberships.map((m) => m.groupId));
     pageToken = page.nextPageToken;
   } while (pageToken !== "");
@@ -72,9 +72,9 @@ async function catchUp(ctx: EdgeContext, member: Member, userId: bigint, connect
   let sent = 0;
   let after = 0n;
   while (sent < ctx.config.catchUpLimit && connected()) {
-    const page = await ctx.delivery.listPending({ userId, afterMessageId: after, pageSize: Math.min(PAGE, ctx.config.catchUpLimit - sent) }, onBehalfOf(userId));
+    const page = await ctx.reads.pending({ userId, afterMessageId: after, pageSize: Math.min(PAGE, ctx.config.catchUpLimit - sent) });
     if (page.messages.length === 0 || !connected()) break;
-    const { messages } = await ctx.messages.batchGetMessages({ messageIds: page.messages.map((m) => m.messageId) }, onBehalfOf(userId));
+    const messages = await ctx.reads.messages(page.messages.map((m) => m.messageId));
     for (const message of messages) {
       // A deleted message is not replayed.
       if (message.deletedAt === undefined && member.emitMessage(toReceived(message))) sent++;
@@ -105,13 +105,14 @@ async function withRetries(connected: () => boolean, task: () => Promise<void>):
  */
 export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
   const userId = socket.data.userId;
-  const log = ctx.logger.child({ sid: socket.id, userId });
+  // The socket's fields on its log lines (not a pino child: one per socket costs memory).
+  const who = { sid: socket.id, userId };
   const member = new Member(socket as unknown as SocketLike, userId, {
     maxBufferedPackets: ctx.config.limits.maxBufferedPackets,
     onSlow: () => {
       if (!socket.connected) return;
       // Bounded memory: a socket that cannot keep up is cut; what it missed stays pending.
-      log.warn({ buffered: ctx.config.limits.maxBufferedPackets }, "[DISCONNECT] socket cannot keep up; disconnecting it");
+      ctx.logger.warn({ ...who, buffered: ctx.config.limits.maxBufferedPackets }, "[DISCONNECT] socket cannot keep up; disconnecting it");
       socket.disconnect(true);
     },
   });
@@ -127,10 +128,10 @@ export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
     ctx.fanout.remove(member);
     if (ctx.fanout.socketsOf(userId).size === 0) ctx.limiter.forget(userId);
     ctx.metrics.sockets.dec();
-    log.info({ reason }, `[DISCONNECT] sid=${socket.id}`);
+    ctx.logger.info({ ...who, reason }, `[DISCONNECT] sid=${socket.id}`);
   });
 
-  log.info(`[CONNECT] user_id=${userId} | sid=${socket.id} | unido a room='${userId}'`);
+  ctx.logger.info(who, `[CONNECT] user_id=${userId} | sid=${socket.id} | unido a room='${userId}'`);
   const hello: ConnectedEvent = { status: "connected", user_id: userId, sid: socket.id };
   socket.emit("connected", hello);
 
@@ -150,21 +151,21 @@ export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
       await rejoin();
       joined = true;
     } catch (err) {
-      log.warn({ err: describeError(err) }, "[CONNECT] could not re-join persisted groups yet; retrying");
+      ctx.logger.warn({ ...who, err: describeError(err) }, "[CONNECT] could not re-join persisted groups yet; retrying");
     }
     try {
       const replayed = connected() ? await catchUp(ctx, member, BigInt(userId), connected) : 0;
       ctx.metrics.catchUp.inc(replayed);
-      if (replayed > 0) log.info({ replayed }, "[CATCH_UP] pending messages sent");
+      if (replayed > 0) ctx.logger.info({ ...who, replayed }, "[CATCH_UP] pending messages sent");
     } catch (err) {
       // Live delivery goes on; what was not replayed stays pending for the next connect.
-      log.warn({ err: describeError(err) }, "[CATCH_UP] could not replay pending messages");
+      ctx.logger.warn({ ...who, err: describeError(err) }, "[CATCH_UP] could not replay pending messages");
     } finally {
       const { overflowed } = member.goLive();
-      if (overflowed) log.warn("[CATCH_UP] live messages overflowed during catch-up; they stay pending");
+      if (overflowed) ctx.logger.warn(who, "[CATCH_UP] live messages overflowed during catch-up; they stay pending");
     }
     if (!joined && !(await withRetries(connected, rejoin)) && connected()) {
-      log.error("[CONNECT] persisted groups could not be re-joined; the client must reconnect");
+      ctx.logger.error(who, "[CONNECT] persisted groups could not be re-joined; the client must reconnect");
     }
   });
 }

@@ -13,6 +13,10 @@ const queues = new WeakMap<Member, { tail: Promise<void>; size: number }>();
 
 export type Handler = (payload: unknown) => Promise<object>;
 
+/** Emits an event by name (the typed emit wants literal names). */
+const emitTo = (socket: EdgeSocket, event: string, payload: unknown) =>
+  (socket as unknown as { emit(event: string, payload: unknown): boolean }).emit(event, payload);
+
 /**
  * Registers a client event: parses out the optional ack callback, runs the handler in the
  * socket's queue, then answers with the callback and the reply event — or, on refusal, with
@@ -27,7 +31,6 @@ export function onEvent(
   replyEvent: keyof ServerToClientEvents | null,
   handler: Handler,
 ): void {
-  const emit = socket.emit.bind(socket) as (event: string, payload: unknown) => boolean;
   (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
     const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (reply: unknown) => void) : undefined;
     const payload = args[0];
@@ -37,7 +40,7 @@ export function onEvent(
     const refuse = (code: ErrorCode, message: string) => {
       ctx.metrics.events.inc({ event, outcome: code });
       ack?.({ status: "error", code, message });
-      emit("error", { event, code, message });
+      emitTo(socket, "error", { event, code, message });
     };
     if (!ctx.limiter.allow(member, member.userId)) {
       refuse("RATE_LIMITED", "demasiados eventos; espera un momento y reintenta");
@@ -56,7 +59,7 @@ export function onEvent(
         const fallback = (reply as { saved_to_db?: boolean }).saved_to_db === false;
         ctx.metrics.events.inc({ event, outcome: fallback ? "fallback" : "ok" });
         ack?.(reply);
-        if (replyEvent) emit(replyEvent, reply);
+        if (replyEvent) emitTo(socket, replyEvent, reply);
       } catch (err) {
         const refusal = toProtocolError(err);
         if (refusal.code === "INTERNAL_ERROR") {

@@ -1,4 +1,3 @@
-import { onBehalfOf } from "@redup/kit";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ReceiptReply } from "../events.js";
 import type { Member } from "../fanout.js";
@@ -25,13 +24,14 @@ export function registerReceiptHandlers(ctx: EdgeContext, socket: EdgeSocket, me
   };
 
   const receipts = [
-    { event: "mark_delivered", reply: "delivered", tag: "MARK_DELIVERED", mark: ctx.delivery.markDelivered },
-    { event: "mark_read", reply: "read", tag: "MARK_READ", mark: ctx.delivery.markRead },
+    { event: "mark_delivered", reply: "delivered", tag: "MARK_DELIVERED", kind: "delivered" },
+    { event: "mark_read", reply: "read", tag: "MARK_READ", kind: "read" },
   ] as const;
-  for (const { event, reply, tag, mark } of receipts) {
+  for (const { event, reply, tag, kind } of receipts) {
     onEvent(ctx, socket, member, event, reply, async (payload) => {
       const messageId = parseReceipt(payload);
-      await mark({ messageId, userId }, onBehalfOf(userId));
+      // Gathered with other sockets' confirmations; the user is the socket's own (checked above).
+      await ctx.marks({ kind: { case: kind, value: { messageId, userId } } });
       ctx.logger.info({ userId: member.userId, mensajeId: String(messageId) }, `[${tag}] mensaje_id=${messageId} | user_id=${member.userId}`);
       const answer: ReceiptReply = { status: "ok", mensaje_id: String(messageId), user_id: member.userId };
       return answer;

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file redup/delivery/v1/delivery.proto.
  */
 export const file_redup_delivery_v1_delivery: GenFile = /*@__PURE__*/
-  fileDesc("CiByZWR1cC9kZWxpdmVyeS92MS9kZWxpdmVyeS5wcm90bxIRcmVkdXAuZGVsaXZlcnkudjEiwgEKB1JlY2VpcHQSEgoKbWVzc2FnZV9pZBgBIAEoAxIUCgxyZWNpcGllbnRfaWQYAiABKAMSMAoMZGVsaXZlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdyZWFkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJUCg5QZW5kaW5nTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgDEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk4KD0Rpc3BhdGNoUmVxdWVzdBIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRIOCgZvcmlnaW4YAiABKAkiKQoQRGlzcGF0Y2hSZXNwb25zZRIVCg1yZWNpcGllbnRfaWRzGAEgAygDIk0KE0Rpc3BhdGNoTWFueVJlcXVlc3QSNgoKZGlzcGF0Y2hlcxgBIAMoCzIiLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVxdWVzdCJMChREaXNwYXRjaE1hbnlSZXNwb25zZRI0CgdyZXN1bHRzGAEgAygLMiMucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hSZXNwb25zZSI7ChRNYXJrRGVsaXZlcmVkUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiZgoVTWFya0RlbGl2ZXJlZFJlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5yZWR1cC5kZWxpdmVyeS52MS5SZWNlaXB0Eg0KBWZpcnN0GAIgASgIEhEKCXNlbmRlcl9pZBgDIAEoAyI2Cg9NYXJrUmVhZFJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDImEKEE1hcmtSZWFkUmVzcG9uc2USKwoHcmVjZWlwdBgBIAEoCzIaLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlY2VpcHQSDQoFZmlyc3QYAiABKAgSEQoJc2VuZGVyX2lkGAMgASgDIlIKEkxpc3RQZW5kaW5nUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgDEhgKEGFmdGVyX21lc3NhZ2VfaWQYAiABKAMSEQoJcGFnZV9zaXplGAMgASgFImkKE0xpc3RQZW5kaW5nUmVzcG9uc2USMwoIbWVzc2FnZXMYASADKAsyIS5yZWR1cC5kZWxpdmVyeS52MS5QZW5kaW5nTWVzc2FnZRIdChVuZXh0X2FmdGVyX21lc3NhZ2VfaWQYAiABKAMiKAoSR2V0UmVjZWlwdHNSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAMiVgoTR2V0UmVjZWlwdHNSZXNwb25zZRIRCglzZW5kZXJfaWQYASABKAMSLAoIcmVjZWlwdHMYAiADKAsyGi5yZWR1cC5kZWxpdmVyeS52MS5SZWNlaXB0MtoECg9EZWxpdmVyeVNlcnZpY2USWAoIRGlzcGF0Y2gSIi5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaFJlcXVlc3QaIy5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaFJlc3BvbnNlIgOQAgISZAoMRGlzcGF0Y2hNYW55EiYucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hNYW55UmVxdWVzdBonLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoTWFueVJlc3BvbnNlIgOQAgISZwoNTWFya0RlbGl2ZXJlZBInLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtEZWxpdmVyZWRSZXF1ZXN0GigucmVkdXAuZGVsaXZlcnkudjEuTWFya0RlbGl2ZXJlZFJlc3BvbnNlIgOQAgISWAoITWFya1JlYWQSIi5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFJlcXVlc3QaIy5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFJlc3BvbnNlIgOQAgISYQoLTGlzdFBlbmRpbmcSJS5yZWR1cC5kZWxpdmVyeS52MS5MaXN0UGVuZGluZ1JlcXVlc3QaJi5yZWR1cC5kZWxpdmVyeS52MS5MaXN0UGVuZGluZ1Jlc3BvbnNlIgOQAgESYQoLR2V0UmVjZWlwdHMSJS5yZWR1cC5kZWxpdmVyeS52MS5HZXRSZWNlaXB0c1JlcXVlc3QaJi5yZWR1cC5kZWxpdmVyeS52MS5HZXRSZWNlaXB0c1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
+  fileDesc("CiByZWR1cC9kZWxpdmVyeS92MS9kZWxpdmVyeS5wcm90bxIRcmVkdXAuZGVsaXZlcnkudjEiwgEKB1JlY2VpcHQSEgoKbWVzc2FnZV9pZBgBIAEoAxIUCgxyZWNpcGllbnRfaWQYAiABKAMSMAoMZGVsaXZlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdyZWFkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJUCg5QZW5kaW5nTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgDEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk4KD0Rpc3BhdGNoUmVxdWVzdBIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRIOCgZvcmlnaW4YAiABKAkiKQoQRGlzcGF0Y2hSZXNwb25zZRIVCg1yZWNpcGllbnRfaWRzGAEgAygDIk0KE0Rpc3BhdGNoTWFueVJlcXVlc3QSNgoKZGlzcGF0Y2hlcxgBIAMoCzIiLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVxdWVzdCJMChREaXNwYXRjaE1hbnlSZXNwb25zZRI0CgdyZXN1bHRzGAEgAygLMiMucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hSZXNwb25zZSI7ChRNYXJrRGVsaXZlcmVkUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiZgoVTWFya0RlbGl2ZXJlZFJlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5yZWR1cC5kZWxpdmVyeS52MS5SZWNlaXB0Eg0KBWZpcnN0GAIgASgIEhEKCXNlbmRlcl9pZBgDIAEoAyI2Cg9NYXJrUmVhZFJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDImEKEE1hcmtSZWFkUmVzcG9uc2USKwoHcmVjZWlwdBgBIAEoCzIaLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlY2VpcHQSDQoFZmlyc3QYAiABKAgSEQoJc2VuZGVyX2lkGAMgASgDIjoKEEJhdGNoTWFya1JlcXVlc3QSJgoFbWFya3MYASADKAsyFy5yZWR1cC5kZWxpdmVyeS52MS5NYXJrIoABCgRNYXJrEjwKCWRlbGl2ZXJlZBgBIAEoCzInLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtEZWxpdmVyZWRSZXF1ZXN0SAASMgoEcmVhZBgCIAEoCzIiLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZWFkUmVxdWVzdEgAQgYKBGtpbmQiQwoRQmF0Y2hNYXJrUmVzcG9uc2USLgoHcmVzdWx0cxgBIAMoCzIdLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZXN1bHQiugEKCk1hcmtSZXN1bHQSPQoJZGVsaXZlcmVkGAEgASgLMigucmVkdXAuZGVsaXZlcnkudjEuTWFya0RlbGl2ZXJlZFJlc3BvbnNlSAASMwoEcmVhZBgCIAEoCzIjLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZWFkUmVzcG9uc2VIABItCgVlcnJvchgDIAEoCzIcLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtFcnJvckgAQgkKB291dGNvbWUiKgoJTWFya0Vycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSJSChJMaXN0UGVuZGluZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoAxIYChBhZnRlcl9tZXNzYWdlX2lkGAIgASgDEhEKCXBhZ2Vfc2l6ZRgDIAEoBSJpChNMaXN0UGVuZGluZ1Jlc3BvbnNlEjMKCG1lc3NhZ2VzGAEgAygLMiEucmVkdXAuZGVsaXZlcnkudjEuUGVuZGluZ01lc3NhZ2USHQoVbmV4dF9hZnRlcl9tZXNzYWdlX2lkGAIgASgDIlIKF0JhdGNoTGlzdFBlbmRpbmdSZXF1ZXN0EjcKCHJlcXVlc3RzGAEgAygLMiUucmVkdXAuZGVsaXZlcnkudjEuTGlzdFBlbmRpbmdSZXF1ZXN0IlUKGEJhdGNoTGlzdFBlbmRpbmdSZXNwb25zZRI5CglyZXNwb25zZXMYASADKAsyJi5yZWR1cC5kZWxpdmVyeS52MS5MaXN0UGVuZGluZ1Jlc3BvbnNlIigKEkdldFJlY2VpcHRzUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDIlYKE0dldFJlY2VpcHRzUmVzcG9uc2USEQoJc2VuZGVyX2lkGAEgASgDEiwKCHJlY2VpcHRzGAIgAygLMhoucmVkdXAuZGVsaXZlcnkudjEuUmVjZWlwdDKpBgoPRGVsaXZlcnlTZXJ2aWNlElgKCERpc3BhdGNoEiIucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hSZXF1ZXN0GiMucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hSZXNwb25zZSIDkAICEmQKDERpc3BhdGNoTWFueRImLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoTWFueVJlcXVlc3QaJy5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaE1hbnlSZXNwb25zZSIDkAICEmcKDU1hcmtEZWxpdmVyZWQSJy5yZWR1cC5kZWxpdmVyeS52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdBooLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtEZWxpdmVyZWRSZXNwb25zZSIDkAICElgKCE1hcmtSZWFkEiIucmVkdXAuZGVsaXZlcnkudjEuTWFya1JlYWRSZXF1ZXN0GiMucmVkdXAuZGVsaXZlcnkudjEuTWFya1JlYWRSZXNwb25zZSIDkAICElsKCUJhdGNoTWFyaxIjLnJlZHVwLmRlbGl2ZXJ5LnYxLkJhdGNoTWFya1JlcXVlc3QaJC5yZWR1cC5kZWxpdmVyeS52MS5CYXRjaE1hcmtSZXNwb25zZSIDkAICEmEKC0xpc3RQZW5kaW5nEiUucmVkdXAuZGVsaXZlcnkudjEuTGlzdFBlbmRpbmdSZXF1ZXN0GiYucmVkdXAuZGVsaXZlcnkudjEuTGlzdFBlbmRpbmdSZXNwb25zZSIDkAIBEnAKEEJhdGNoTGlzdFBlbmRpbmcSKi5yZWR1cC5kZWxpdmVyeS52MS5CYXRjaExpc3RQZW5kaW5nUmVxdWVzdBorLnJlZHVwLmRlbGl2ZXJ5LnYxLkJhdGNoTGlzdFBlbmRpbmdSZXNwb25zZSIDkAIBEmEKC0dldFJlY2VpcHRzEiUucmVkdXAuZGVsaXZlcnkudjEuR2V0UmVjZWlwdHNSZXF1ZXN0GiYucmVkdXAuZGVsaXZlcnkudjEuR2V0UmVjZWlwdHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
 
 /**
  * Receipt is one recipient's delivery state for one message.
@@ -315,6 +315,159 @@ export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*
   messageDesc(file_redup_delivery_v1_delivery, 9);
 
 /**
+ * BatchMarkRequest is a batch of confirmations.
+ *
+ * @generated from message redup.delivery.v1.BatchMarkRequest
+ */
+export type BatchMarkRequest = Message<"redup.delivery.v1.BatchMarkRequest"> & {
+  /**
+   * The confirmations, 1 to 1000 of them.
+   *
+   * @generated from field: repeated redup.delivery.v1.Mark marks = 1;
+   */
+  marks: Mark[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.BatchMarkRequest.
+ * Use `create(BatchMarkRequestSchema)` to create a new message.
+ */
+export const BatchMarkRequestSchema: GenMessage<BatchMarkRequest> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 10);
+
+/**
+ * Mark is one confirmation: delivered or read.
+ *
+ * @generated from message redup.delivery.v1.Mark
+ */
+export type Mark = Message<"redup.delivery.v1.Mark"> & {
+  /**
+   * Which receipt, for which message and recipient.
+   *
+   * @generated from oneof redup.delivery.v1.Mark.kind
+   */
+  kind: {
+    /**
+     * As MarkDelivered.
+     *
+     * @generated from field: redup.delivery.v1.MarkDeliveredRequest delivered = 1;
+     */
+    value: MarkDeliveredRequest;
+    case: "delivered";
+  } | {
+    /**
+     * As MarkRead.
+     *
+     * @generated from field: redup.delivery.v1.MarkReadRequest read = 2;
+     */
+    value: MarkReadRequest;
+    case: "read";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message redup.delivery.v1.Mark.
+ * Use `create(MarkSchema)` to create a new message.
+ */
+export const MarkSchema: GenMessage<Mark> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 11);
+
+/**
+ * BatchMarkResponse answers each mark, in request order.
+ *
+ * @generated from message redup.delivery.v1.BatchMarkResponse
+ */
+export type BatchMarkResponse = Message<"redup.delivery.v1.BatchMarkResponse"> & {
+  /**
+   * results[i] answers marks[i].
+   *
+   * @generated from field: repeated redup.delivery.v1.MarkResult results = 1;
+   */
+  results: MarkResult[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.BatchMarkResponse.
+ * Use `create(BatchMarkResponseSchema)` to create a new message.
+ */
+export const BatchMarkResponseSchema: GenMessage<BatchMarkResponse> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 12);
+
+/**
+ * MarkResult is the outcome of one mark.
+ *
+ * @generated from message redup.delivery.v1.MarkResult
+ */
+export type MarkResult = Message<"redup.delivery.v1.MarkResult"> & {
+  /**
+   * The receipt, or why the mark was refused.
+   *
+   * @generated from oneof redup.delivery.v1.MarkResult.outcome
+   */
+  outcome: {
+    /**
+     * A delivered mark's answer, as MarkDelivered's.
+     *
+     * @generated from field: redup.delivery.v1.MarkDeliveredResponse delivered = 1;
+     */
+    value: MarkDeliveredResponse;
+    case: "delivered";
+  } | {
+    /**
+     * A read mark's answer, as MarkRead's.
+     *
+     * @generated from field: redup.delivery.v1.MarkReadResponse read = 2;
+     */
+    value: MarkReadResponse;
+    case: "read";
+  } | {
+    /**
+     * The mark was refused.
+     *
+     * @generated from field: redup.delivery.v1.MarkError error = 3;
+     */
+    value: MarkError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message redup.delivery.v1.MarkResult.
+ * Use `create(MarkResultSchema)` to create a new message.
+ */
+export const MarkResultSchema: GenMessage<MarkResult> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 13);
+
+/**
+ * MarkError is why one mark of a batch was refused.
+ *
+ * @generated from message redup.delivery.v1.MarkError
+ */
+export type MarkError = Message<"redup.delivery.v1.MarkError"> & {
+  /**
+   * The gRPC status code MarkDelivered or MarkRead would have answered (google.rpc.Code
+   * numbering, e.g. 5 NOT_FOUND, 7 PERMISSION_DENIED).
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * The reason, for people.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message redup.delivery.v1.MarkError.
+ * Use `create(MarkErrorSchema)` to create a new message.
+ */
+export const MarkErrorSchema: GenMessage<MarkError> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 14);
+
+/**
  * ListPendingRequest pages through a user's undelivered messages.
  *
  * @generated from message redup.delivery.v1.ListPendingRequest
@@ -347,7 +500,7 @@ export type ListPendingRequest = Message<"redup.delivery.v1.ListPendingRequest">
  * Use `create(ListPendingRequestSchema)` to create a new message.
  */
 export const ListPendingRequestSchema: GenMessage<ListPendingRequest> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 10);
+  messageDesc(file_redup_delivery_v1_delivery, 15);
 
 /**
  * ListPendingResponse is one page of pending messages.
@@ -375,7 +528,49 @@ export type ListPendingResponse = Message<"redup.delivery.v1.ListPendingResponse
  * Use `create(ListPendingResponseSchema)` to create a new message.
  */
 export const ListPendingResponseSchema: GenMessage<ListPendingResponse> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 11);
+  messageDesc(file_redup_delivery_v1_delivery, 16);
+
+/**
+ * BatchListPendingRequest is a batch of ListPending requests.
+ *
+ * @generated from message redup.delivery.v1.BatchListPendingRequest
+ */
+export type BatchListPendingRequest = Message<"redup.delivery.v1.BatchListPendingRequest"> & {
+  /**
+   * The requests, 1 to 1000 of them.
+   *
+   * @generated from field: repeated redup.delivery.v1.ListPendingRequest requests = 1;
+   */
+  requests: ListPendingRequest[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.BatchListPendingRequest.
+ * Use `create(BatchListPendingRequestSchema)` to create a new message.
+ */
+export const BatchListPendingRequestSchema: GenMessage<BatchListPendingRequest> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 17);
+
+/**
+ * BatchListPendingResponse answers each request, in request order.
+ *
+ * @generated from message redup.delivery.v1.BatchListPendingResponse
+ */
+export type BatchListPendingResponse = Message<"redup.delivery.v1.BatchListPendingResponse"> & {
+  /**
+   * responses[i] answers requests[i].
+   *
+   * @generated from field: repeated redup.delivery.v1.ListPendingResponse responses = 1;
+   */
+  responses: ListPendingResponse[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.BatchListPendingResponse.
+ * Use `create(BatchListPendingResponseSchema)` to create a new message.
+ */
+export const BatchListPendingResponseSchema: GenMessage<BatchListPendingResponse> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 18);
 
 /**
  * GetReceiptsRequest names a message.
@@ -396,7 +591,7 @@ export type GetReceiptsRequest = Message<"redup.delivery.v1.GetReceiptsRequest">
  * Use `create(GetReceiptsRequestSchema)` to create a new message.
  */
 export const GetReceiptsRequestSchema: GenMessage<GetReceiptsRequest> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 12);
+  messageDesc(file_redup_delivery_v1_delivery, 19);
 
 /**
  * GetReceiptsResponse returns the receipts.
@@ -424,7 +619,7 @@ export type GetReceiptsResponse = Message<"redup.delivery.v1.GetReceiptsResponse
  * Use `create(GetReceiptsResponseSchema)` to create a new message.
  */
 export const GetReceiptsResponseSchema: GenMessage<GetReceiptsResponse> = /*@__PURE__*/
-  messageDesc(file_redup_delivery_v1_delivery, 13);
+  messageDesc(file_redup_delivery_v1_delivery, 20);
 
 /**
  * DeliveryService records who must receive each message, tracks receipts and publishes
@@ -489,6 +684,19 @@ export const DeliveryService: GenService<{
     output: typeof MarkReadResponseSchema;
   },
   /**
+   * BatchMark applies up to 1000 delivered/read confirmations, each exactly as MarkDelivered
+   * or MarkRead would, and answers one result per mark in request order; a refused mark (e.g.
+   * the user is not a recipient) fails alone. A call with an acting user may only mark as
+   * that user. The edge gathers its sockets' confirmations into these calls.
+   *
+   * @generated from rpc redup.delivery.v1.DeliveryService.BatchMark
+   */
+  batchMark: {
+    methodKind: "unary";
+    input: typeof BatchMarkRequestSchema;
+    output: typeof BatchMarkResponseSchema;
+  },
+  /**
    * ListPending pages through a user's undelivered messages, oldest first.
    *
    * @generated from rpc redup.delivery.v1.DeliveryService.ListPending
@@ -497,6 +705,18 @@ export const DeliveryService: GenService<{
     methodKind: "unary";
     input: typeof ListPendingRequestSchema;
     output: typeof ListPendingResponseSchema;
+  },
+  /**
+   * BatchListPending answers up to 1000 ListPending requests in one call, in request order
+   * (the edge reads the pending messages of many connecting users at once). A call with an
+   * acting user may only ask for that user. Fails as a whole on any invalid request.
+   *
+   * @generated from rpc redup.delivery.v1.DeliveryService.BatchListPending
+   */
+  batchListPending: {
+    methodKind: "unary";
+    input: typeof BatchListPendingRequestSchema;
+    output: typeof BatchListPendingResponseSchema;
   },
   /**
    * GetReceipts returns every recipient's state for a message. NotFound when the message
