@@ -500,7 +500,7 @@ describe("BatchMark", () => {
         ],
       });
       expect(results.map((r) => r.outcome.case)).toEqual(["delivered", "error", "read", "error", "delivered"]);
-      expect(results[0]!.outcome.value).toMatchObject({ first: true, senderId: 451n });
+      expect(results[0]!.outcome.value).toMatchObject({ senderId: 451n });
       expect(results[1]!.outcome.value).toMatchObject({ code: Code.PermissionDenied });
       expect(results[3]!.outcome.value).toMatchObject({ code: Code.NotFound });
       // Marks of one batch run concurrently: exactly one of the two identical ones was first.
