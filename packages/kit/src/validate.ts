@@ -9,6 +9,18 @@ export function requireId(value: bigint, field: string): bigint {
   return value;
 }
 
+/** Every batch RPC takes 1 to this many entries. */
+export const BATCH_MAX = 1000;
+
+/**
+ * The entries of a batch request, refused as a whole when there are none or more than `max`;
+ * `what` names them in the refusal ("requests must hold 1 to 1000 messages").
+ */
+export function requireBatch<T>(entries: T[], field: string, what: string, max = BATCH_MAX): T[] {
+  if (entries.length === 0 || entries.length > max) throw invalidArgument(`${field} must hold 1 to ${max} ${what}`);
+  return entries;
+}
+
 /** An optional id: 0 means absent. */
 export function optionalId(value: bigint, field: string): bigint | undefined {
   return value === 0n ? undefined : requireId(value, field);

@@ -10,6 +10,7 @@ import {
   pageSize,
   parsePageToken,
   readBaseServiceConfig,
+  requireBatch,
   requireId,
   subjects,
   toConnectError,
@@ -88,6 +89,14 @@ describe("validation helpers", () => {
     expect(parsePageToken("")).toBeUndefined();
     expect(parsePageToken("42")).toBe(42n);
     for (const bad of ["0", "-1", "abc", "1e3", "99999999999999999999"]) expect(() => parsePageToken(bad)).toThrow(ConnectError);
+  });
+
+  it("refuses empty and oversized batches, naming the field", () => {
+    expect(requireBatch([1, 2], "requests", "messages")).toEqual([1, 2]);
+    expect(requireBatch(Array.from({ length: 1000 }, () => 0), "requests", "messages")).toHaveLength(1000);
+    expect(() => requireBatch([], "requests", "messages")).toThrow("requests must hold 1 to 1000 messages");
+    expect(() => requireBatch(Array.from({ length: 1001 }, () => 0), "checks", "questions")).toThrow("checks must hold 1 to 1000 questions");
+    expect(() => requireBatch([1, 2, 3], "marks", "marks", 2)).toThrow(ConnectError);
   });
 
   it("recognises http(s) URLs and ISO 8601 timestamps", () => {

@@ -1,5 +1,5 @@
 import { Code, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { actingUser, assertActingAs, describeError, invalidArgument, toConnectError, optionalId, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
+import { actingUser, assertActingAs, describeError, requireBatch, invalidArgument, toConnectError, optionalId, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
 import { DeliveryService, MarkResultSchema, type ListPendingRequest, type MarkResult } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { create } from "@bufbuild/protobuf";
 import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
@@ -33,8 +33,6 @@ const RECEIPTS = {
 const PENDING_DEFAULT = 100;
 const PENDING_MAX = 1000;
 const MEMBERS_PAGE = 1000;
-const DISPATCH_MANY_MAX = 1000;
-const BATCH_MAX = 1000;
 
 interface DispatchItem {
   message: Message;
@@ -137,9 +135,7 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
     },
 
     async dispatchMany(req) {
-      if (req.dispatches.length === 0 || req.dispatches.length > DISPATCH_MANY_MAX)
-        throw invalidArgument(`dispatches must hold 1 to ${DISPATCH_MANY_MAX} messages`);
-      const items = req.dispatches.map((d, i) => validateDispatch(d, `dispatches[${i}].`));
+      const items = requireBatch(req.dispatches, "dispatches", "messages").map((d, i) => validateDispatch(d, `dispatches[${i}].`));
       const recipients = await recipientsOf(items);
       const recorded = await q.recordDispatches(db, items.map((item, i) => ({ dispatch: item.row, recipientIds: recipients[i]! })));
       await events.messagesCreated(items);
@@ -151,9 +147,8 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
     markRead: (req, ctx) => mark(RECEIPTS.read, req, ctx),
 
     async batchMark(req, ctx) {
-      if (req.marks.length === 0 || req.marks.length > BATCH_MAX) throw invalidArgument(`marks must hold 1 to ${BATCH_MAX} marks`);
       const results = await Promise.all(
-        req.marks.map(async ({ kind }): Promise<MarkResult> => {
+        requireBatch(req.marks, "marks", "marks").map(async ({ kind }): Promise<MarkResult> => {
           try {
             if (kind.case === "delivered") return create(MarkResultSchema, { outcome: { case: "delivered", value: await mark(RECEIPTS.delivered, kind.value, ctx) } });
             if (kind.case === "read") return create(MarkResultSchema, { outcome: { case: "read", value: await mark(RECEIPTS.read, kind.value, ctx) } });
@@ -171,8 +166,7 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
     listPending,
 
     async batchListPending(req, ctx) {
-      if (req.requests.length === 0 || req.requests.length > BATCH_MAX) throw invalidArgument(`requests must hold 1 to ${BATCH_MAX} requests`);
-      return { responses: await Promise.all(req.requests.map((one) => listPending(one, ctx))) };
+      return { responses: await Promise.all(requireBatch(req.requests, "requests", "requests").map((one) => listPending(one, ctx))) };
     },
 
     async getReceipts(req, ctx) {

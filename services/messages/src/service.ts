@@ -10,6 +10,7 @@ import {
   optionalId,
   pageSize,
   permissionDenied,
+  requireBatch,
   requireId,
   toConnectError,
   type Logger,
@@ -41,7 +42,6 @@ export interface MessagesDeps {
 
 const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 200;
-const BATCH_MAX = 1000;
 
 export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof MessagesService> {
   const { db, directory } = deps;
@@ -81,10 +81,8 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
     },
 
     async sendMessages(req, ctx) {
-      if (req.requests.length === 0 || req.requests.length > BATCH_MAX)
-        throw invalidArgument(`requests must hold 1 to ${BATCH_MAX} messages`);
       // Checked concurrently, then written in request order, so ids follow the request.
-      const prepared = await Promise.allSettled(req.requests.map((one) => prepare(one, ctx)));
+      const prepared = await Promise.allSettled(requireBatch(req.requests, "requests", "messages").map((one) => prepare(one, ctx)));
       const written = prepared.map((p) => (p.status === "fulfilled" ? deps.write(p.value) : Promise.reject(p.reason as Error)));
       const results = await Promise.allSettled(written);
       return {
@@ -99,9 +97,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
     },
 
     async batchGetMessages(req) {
-      if (req.messageIds.length === 0 || req.messageIds.length > BATCH_MAX)
-        throw invalidArgument(`message_ids must hold 1 to ${BATCH_MAX} ids`);
-      const ids = req.messageIds.map((id, i) => requireId(id, `message_ids[${i}]`));
+      const ids = requireBatch(req.messageIds, "message_ids", "ids").map((id, i) => requireId(id, `message_ids[${i}]`));
       const rows = new Map((await q.getMessages(db, [...new Set(ids)])).map((r) => [r.mensaje.id, r]));
       const messages = [];
       for (const id of ids) {

@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { assertActingAs, actingUser, invalidArgument, notFound, pageSize, parsePageToken, permissionDenied, requireId } from "@redup/kit";
+import { assertActingAs, actingUser, invalidArgument, notFound, pageSize, parsePageToken, permissionDenied, requireBatch, requireId } from "@redup/kit";
 import type { HandlerContext } from "@connectrpc/connect";
 import { RoomsService, type ListUserGroupsRequest } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
@@ -11,8 +11,6 @@ export interface RoomsDeps {
 
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
-const CHECKS_MAX = 1000;
-const BATCH_MAX = 1000;
 
 /** A call made for an end user may only touch that user's own conversations. */
 function assertInPair(ctx: HandlerContext, userId: bigint, peerId: bigint): void {
@@ -95,8 +93,7 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
     listUserGroups,
 
     async batchListUserGroups(req, ctx) {
-      if (req.requests.length === 0 || req.requests.length > BATCH_MAX) throw invalidArgument(`requests must hold 1 to ${BATCH_MAX} requests`);
-      return { responses: await Promise.all(req.requests.map((one) => listUserGroups(one, ctx))) };
+      return { responses: await Promise.all(requireBatch(req.requests, "requests", "requests").map((one) => listUserGroups(one, ctx))) };
     },
 
     async checkMembership(req) {
@@ -104,8 +101,7 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
     },
 
     async checkMemberships(req) {
-      if (req.checks.length === 0 || req.checks.length > CHECKS_MAX) throw invalidArgument(`checks must hold 1 to ${CHECKS_MAX} questions`);
-      const checks = req.checks.map((c, i) => ({ groupId: requireId(c.groupId, `checks[${i}].group_id`), userId: requireId(c.userId, `checks[${i}].user_id`) }));
+      const checks = requireBatch(req.checks, "checks", "questions").map((c, i) => ({ groupId: requireId(c.groupId, `checks[${i}].group_id`), userId: requireId(c.userId, `checks[${i}].user_id`) }));
       const members = await q.membersAmong(db, checks);
       return { isMember: checks.map((c) => members.has(`${c.groupId}:${c.userId}`)) };
     },
