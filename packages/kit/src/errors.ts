@@ -40,6 +40,18 @@ function causes(err: unknown): unknown[] {
   return chain;
 }
 
+/**
+ * The PostgreSQL SQLSTATE of a database error (e.g. "23505"), looked for along the `cause`
+ * links (Drizzle wraps the driver's error); undefined for any other error.
+ */
+export function sqlStateOf(err: unknown): string | undefined {
+  for (const link of causes(err)) {
+    const code = (link as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
 function codeFor(err: unknown): { code: Code; message: string } | undefined {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e.code === "string" ? e.code : undefined;

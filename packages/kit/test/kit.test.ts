@@ -11,6 +11,7 @@ import {
   parsePageToken,
   readBaseServiceConfig,
   requireBatch,
+  sqlStateOf,
   requireId,
   subjects,
   toConnectError,
@@ -61,6 +62,17 @@ describe("toConnectError", () => {
     expect(mapped.code).toBe(Code.Internal);
     expect(mapped.rawMessage).toBe("internal error");
     expect(mapped.cause).toBe(original);
+  });
+});
+
+describe("sqlStateOf", () => {
+  it("finds the SQLSTATE along the cause links, and nothing in other errors", () => {
+    const pg = Object.assign(new Error("duplicate key"), { code: "23505" });
+    expect(sqlStateOf(pg)).toBe("23505");
+    expect(sqlStateOf(new Error("Failed query", { cause: pg }))).toBe("23505");
+    expect(sqlStateOf(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }))).toBeUndefined();
+    expect(sqlStateOf(new Error("plain"))).toBeUndefined();
+    expect(sqlStateOf(undefined)).toBeUndefined();
   });
 });
 

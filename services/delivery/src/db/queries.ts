@@ -1,4 +1,4 @@
-import { transaction, type Db } from "@redup/kit";
+import { sqlStateOf, transaction, type Db } from "@redup/kit";
 import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import * as schema from "./schema.js";
 import { despachosMensaje, destinatariosMensaje, type Despacho, type Destinatario } from "./schema.js";
@@ -8,12 +8,7 @@ export type DeliveryDb = Db<typeof schema>;
 /** Rows per INSERT statement when recording a large group's recipients. */
 const INSERT_CHUNK = 1000;
 
-const isForeignKeyViolation = (err: unknown) => {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === "23503") return true;
-  }
-  return false;
-};
+const isForeignKeyViolation = (err: unknown) => sqlStateOf(err) === "23503";
 
 /**
  * Records the dispatch and one row per recipient; repeating it adds nothing. On an existing

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { transaction, type Db } from "@redup/kit";
+import { sqlStateOf, transaction, type Db } from "@redup/kit";
 import { and, asc, desc, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import * as schema from "./schema.js";
 import { mensajes, mensajesCliente, mensajesDespachoPendiente, type Mensaje, type MensajeCliente } from "./schema.js";
@@ -36,12 +36,7 @@ export interface NewMessage {
   inlineLeaseMs: number;
 }
 
-const isIdempotencyConflict = (err: unknown) => {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === "23505") return true;
-  }
-  return false;
-};
+const isIdempotencyConflict = (err: unknown) => sqlStateOf(err) === "23505";
 
 /** A row of the insert statement below, as the driver returns it (snake_case). */
 interface InsertedRow {
@@ -121,11 +116,8 @@ export async function insertMessage(db: MessagesDb, input: NewMessage): Promise<
 
 /** True for errors about the rows themselves (constraints, values), not the database's health. */
 const isRowRefusal = (err: unknown) => {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && (code.startsWith("23") || code.startsWith("22"))) return true;
-  }
-  return false;
+  const state = sqlStateOf(err);
+  return state !== undefined && (state.startsWith("23") || state.startsWith("22"));
 };
 
 /**
