@@ -85,6 +85,29 @@ export function toConnectError(err: unknown): ConnectError {
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 
+/** Why one entry of a batch answer was refused (SendMessageError, MarkError). */
+export interface EntryError {
+  code: number;
+  message: string;
+}
+
+/**
+ * One batch entry's failure as its own result, mapped as a whole call's would be. No
+ * interceptor sees it, so an internal failure is logged here, as errorInterceptor would.
+ */
+export function toEntryError(err: unknown, logger: Logger, rpc: string): EntryError {
+  const mapped = toConnectError(err);
+  if (mapped.code === Code.Internal || mapped.code === Code.Unknown) {
+    logger.error({ rpc, err: describeError(mapped.cause ?? err) }, "one entry of a batch failed");
+  }
+  return { code: mapped.code, message: mapped.rawMessage };
+}
+
+/** The caller's side: the ConnectError a refused batch entry stands for. */
+export function fromEntryError(entry: EntryError): ConnectError {
+  return new ConnectError(entry.message, entry.code as Code);
+}
+
 /** Maps errors and logs each call; only Internal/Unknown are logged at error level. */
 export function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {

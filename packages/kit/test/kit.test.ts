@@ -12,6 +12,9 @@ import {
   readBaseServiceConfig,
   requireBatch,
   sqlStateOf,
+  toEntryError,
+  fromEntryError,
+  createLogger,
   requireId,
   subjects,
   toConnectError,
@@ -62,6 +65,23 @@ describe("toConnectError", () => {
     expect(mapped.code).toBe(Code.Internal);
     expect(mapped.rawMessage).toBe("internal error");
     expect(mapped.cause).toBe(original);
+  });
+});
+
+describe("batch entry errors", () => {
+  it("carry a failure's mapped code and text to the caller, logging internal ones", () => {
+    const lines: string[] = [];
+    const logger = createLogger({ service: "kit-test", destination: { write: (line: string) => void lines.push(line) } });
+    const refused = toEntryError(new ConnectError("not a member", Code.PermissionDenied), logger, "SendMessages");
+    expect(refused).toEqual({ code: Code.PermissionDenied, message: "not a member" });
+    const back = fromEntryError(refused);
+    expect(back).toBeInstanceOf(ConnectError);
+    expect([back.code, back.rawMessage]).toEqual([Code.PermissionDenied, "not a member"]);
+    expect(toEntryError(Object.assign(new Error("dup"), { code: "23505" }), logger, "SendMessages")).toEqual({ code: Code.AlreadyExists, message: "the row already exists" });
+    expect(lines).toHaveLength(0);
+    expect(toEntryError(new Error("boom"), logger, "BatchMark")).toEqual({ code: Code.Internal, message: "internal error" });
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 50, rpc: "BatchMark", msg: "one entry of a batch failed" });
   });
 });
 

@@ -1,5 +1,5 @@
-import { Code, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { actingUser, assertActingAs, describeError, requireBatch, invalidArgument, toConnectError, optionalId, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
+import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { actingUser, assertActingAs, requireBatch, invalidArgument, toEntryError, optionalId, type Logger, notFound, pageSize, permissionDenied, requireId, toTimestamp } from "@redup/kit";
 import { DeliveryService, MarkResultSchema, type ListPendingRequest, type MarkResult } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { create } from "@bufbuild/protobuf";
 import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
@@ -154,9 +154,7 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
             if (kind.case === "read") return create(MarkResultSchema, { outcome: { case: "read", value: await mark(RECEIPTS.read, kind.value, ctx) } });
             throw invalidArgument("a mark must be delivered or read");
           } catch (err) {
-            const refused = toConnectError(err);
-            if (refused.code === Code.Internal || refused.code === Code.Unknown) logger.error({ rpc: "BatchMark", err: describeError(refused.cause ?? err) }, "one mark of a batch failed");
-            return create(MarkResultSchema, { outcome: { case: "error", value: { code: refused.code, message: refused.rawMessage } } });
+            return create(MarkResultSchema, { outcome: { case: "error", value: toEntryError(err, logger, "BatchMark") } });
           }
         }),
       );

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { createBatcher } from "@redup/kit";
+import { createBatcher, fromEntryError } from "@redup/kit";
 import type { DeliveryService, MarkSchema } from "@redup/proto/redup/delivery/v1/delivery_pb";
 
 export type MarkRequest = MessageInitShape<typeof MarkSchema>;
@@ -23,7 +23,7 @@ export function createMarkQueue(delivery: Client<typeof DeliveryService>): MarkQ
     maxInFlight: MAX_IN_FLIGHT,
     run: async (marks) =>
       (await delivery.batchMark({ marks })).results.map(({ outcome }) => {
-        if (outcome.case === "error") return new ConnectError(outcome.value.message, outcome.value.code as Code);
+        if (outcome.case === "error") return fromEntryError(outcome.value);
         if (outcome.case === undefined) return new ConnectError("delivery answered a mark without an outcome", Code.Internal);
         return true;
       }),

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { createBatcher } from "@redup/kit";
+import { createBatcher, fromEntryError } from "@redup/kit";
 import type { MessagesService, SendMessageRequestSchema, SendMessageResponse } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { Metrics } from "./metrics.js";
 
@@ -28,7 +28,7 @@ export function createSendQueue(messages: Client<typeof MessagesService>, metric
       const { results } = await messages.sendMessages({ requests });
       return results.map(({ outcome }) => {
         if (outcome.case === "sent") return outcome.value;
-        if (outcome.case === "error") return new ConnectError(outcome.value.message, outcome.value.code as Code);
+        if (outcome.case === "error") return fromEntryError(outcome.value);
         return new ConnectError("messages answered a send without an outcome", Code.Internal);
       });
     },

@@ -1,9 +1,8 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   actingUser,
   assertActingAs,
-  describeError,
   failedPrecondition,
   invalidArgument,
   notFound,
@@ -12,7 +11,7 @@ import {
   permissionDenied,
   requireBatch,
   requireId,
-  toConnectError,
+  toEntryError,
   type Logger,
 } from "@redup/kit";
 import {
@@ -67,13 +66,8 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
   };
 
   /** A failure of one request of a batch, as its own result. */
-  const failed = (err: unknown): SendMessageResult => {
-    const refused = toConnectError(err);
-    if (refused.code === Code.Internal || refused.code === Code.Unknown) {
-      deps.logger.error({ rpc: "SendMessages", err: describeError(refused.cause ?? err) }, "one message of a batch failed");
-    }
-    return create(SendMessageResultSchema, { outcome: { case: "error", value: { code: refused.code, message: refused.rawMessage } } });
-  };
+  const failed = (err: unknown): SendMessageResult =>
+    create(SendMessageResultSchema, { outcome: { case: "error", value: toEntryError(err, deps.logger, "SendMessages") } });
 
   return {
     async sendMessage(req, ctx) {
