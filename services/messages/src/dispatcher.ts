@@ -6,15 +6,13 @@ import { MessageSchema, type Message } from "@redup/proto/redup/messages/v1/mess
 import * as q from "./db/queries.js";
 import { toMessage } from "./mappers.js";
 import type { RoomDirectory } from "./rooms.js";
-import type { Serialize } from "./ordering.js";
+import { createKeyedSerializer } from "./ordering.js";
 
 export interface DispatcherDeps {
   db: q.MessagesDb;
   delivery: Client<typeof DeliveryService>;
   rooms: RoomDirectory;
   logger: Logger;
-  /** The per-room turn SendMessage also takes, so a room's messages go out in id order. */
-  serialize: Serialize;
   metrics: ServiceMetrics;
   /** How often the outbox is scanned for messages delivery has not confirmed. */
   intervalMs: number;
@@ -33,16 +31,10 @@ export interface Outgoing {
 
 export interface Dispatcher {
   /**
-   * Hands a just-stored message to delivery, after any older messages of its room still in
-   * the outbox; false when that could not all happen now (the outbox retries, in order).
-   * Call it inside the room's turn.
-   */
-  dispatchInOrder(message: Message, origin: string): Promise<boolean>;
-  /**
-   * Hands a batch of just-stored messages (in id order) to delivery; one outcome per message,
-   * as dispatchInOrder's. Rooms without a backlog go in one DispatchMany call; the others
-   * take their room's turn behind their older messages. Call batches one at a time, in the
-   * order their messages were stored.
+   * Hands a batch of just-stored messages (in id order) to delivery; one outcome per message:
+   * false when it could not happen now (the outbox retries, in order). Rooms without a backlog
+   * go in one DispatchMany call; the others take their room's turn behind their older
+   * messages. Call batches one at a time, in the order their messages were stored.
    */
   dispatchBatch(items: Outgoing[]): Promise<boolean[]>;
   start(): void;
@@ -56,7 +48,9 @@ export interface Dispatcher {
  * in id order: a newer one never overtakes an older one waiting for a retry.
  */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
-  const { db, delivery, rooms, logger, serialize } = deps;
+  const { db, delivery, rooms, logger } = deps;
+  /** A room's turn: the outbox sweep and batches of rooms with a backlog hand over its messages in id order. */
+  const serialize = createKeyedSerializer();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -186,27 +180,30 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }, delayMs);
   };
 
+  /**
+   * Hands one message to delivery after any older messages of its room still in the outbox;
+   * false when that could not all happen now. Runs inside the room's turn.
+   */
   const dispatchInOrder = async (message: Message, origin: string) => {
-      try {
-        const older = !backlogKnown || backlog.has(message.roomId) ? await q.pendingInRoomBefore(db, message.roomId, message.id) : [];
-        const entries = older.map((o) => ({ stored: { mensaje: o.mensaje, cliente: o.cliente }, origin: o.entry.origen, attempts: o.entry.intentos + 1 }));
-        if (entries.length > 0 && !(await drainRoom(entries))) {
-          // An older message is still stuck: this one waits its turn in the outbox.
-          backlog.add(message.roomId);
-          await q.retryDispatchLater(db, message.id, backoff(1));
-          return false;
-        }
-        if (backlogKnown) backlog.delete(message.roomId);
-      } catch (err) {
-        logger.warn({ mensajeId: String(message.id), err: describeError(err) }, "[DISPATCH] could not check the room's older messages");
-        await q.retryDispatchLater(db, message.id, backoff(1)).catch(() => {});
+    try {
+      const older = !backlogKnown || backlog.has(message.roomId) ? await q.pendingInRoomBefore(db, message.roomId, message.id) : [];
+      const entries = older.map((o) => ({ stored: { mensaje: o.mensaje, cliente: o.cliente }, origin: o.entry.origen, attempts: o.entry.intentos + 1 }));
+      if (entries.length > 0 && !(await drainRoom(entries))) {
+        // An older message is still stuck: this one waits its turn in the outbox.
+        backlog.add(message.roomId);
+        await q.retryDispatchLater(db, message.id, backoff(1));
         return false;
       }
-      return dispatchOne(message, origin, 1);
+      if (backlogKnown) backlog.delete(message.roomId);
+    } catch (err) {
+      logger.warn({ mensajeId: String(message.id), err: describeError(err) }, "[DISPATCH] could not check the room's older messages");
+      await q.retryDispatchLater(db, message.id, backoff(1)).catch(() => {});
+      return false;
+    }
+    return dispatchOne(message, origin, 1);
   };
 
   return {
-    dispatchInOrder,
     async dispatchBatch(items) {
       const outcome = new Map<Outgoing, boolean>();
       const clear: Outgoing[] = [];

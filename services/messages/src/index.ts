@@ -4,7 +4,6 @@ import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
 import { createDispatcher } from "./dispatcher.js";
-import { createKeyedSerializer } from "./ordering.js";
 import { createMembershipCheck } from "./membership.js";
 import { createRoomDirectory } from "./rooms.js";
 import { createMessageWriter } from "./writer.js";
@@ -27,8 +26,7 @@ export function startMessages(config: Config, logger: Logger): Promise<RunningSe
       const rooms = createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions });
       const delivery = createServiceClient(DeliveryService, { ...clientOptions, baseUrl: config.deliveryUrl, timeoutMs: config.dispatchTimeoutMs });
       const directory = createRoomDirectory(rooms);
-      const serialize = createKeyedSerializer();
-      const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, serialize, metrics, intervalMs: config.dispatchRetryIntervalMs });
+      const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, metrics, intervalMs: config.dispatchRetryIntervalMs });
       dispatcher.start();
       const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax });
       return {

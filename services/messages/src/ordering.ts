@@ -2,9 +2,9 @@
 export type Serialize = <T>(key: string, task: () => Promise<T>) => Promise<T>;
 
 /**
- * Runs tasks one at a time per key, in arrival order. SendMessage and the outbox both hold a
- * room's turn while handing its messages to delivery, so a room's messages are published in
- * the order of their ids and every socket sees them in stored order (within this process;
+ * Runs tasks one at a time per key, in arrival order. The dispatcher holds a room's turn
+ * while handing that room's waiting messages to delivery, so a room's messages are published
+ * in the order of their ids and every socket sees them in stored order (within this process;
  * see the README on running several messages replicas).
  */
 export function createKeyedSerializer(): Serialize {
