@@ -16,3 +16,4 @@ export * from "./credentials.js";
 export * from "./metrics.js";
 export * from "./tracing.js";
 export * from "./batch.js";
+export * from "./single-flight.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createBatcher } from "../src/batch.js";
+import { createSingleFlight } from "../src/single-flight.js";
 
 /** A run function that records its batches and is released by hand. */
 function gate() {
@@ -77,5 +78,37 @@ describe("createBatcher", () => {
   it("refuses nonsensical limits", () => {
     expect(() => createBatcher({ run: async () => [], maxBatch: 0, maxInFlight: 1 })).toThrow();
     expect(() => createBatcher({ run: async () => [], maxBatch: 1, maxInFlight: 0 })).toThrow();
+  });
+});
+
+describe("createSingleFlight", () => {
+  it("shares a running call per key, leads with the first, and caches nothing", async () => {
+    const flight = createSingleFlight<number>();
+    let runs = 0;
+    let release!: (n: number) => void;
+    const work = () => {
+      runs++;
+      return new Promise<number>((resolve) => (release = resolve));
+    };
+    const first = flight("a", work);
+    const second = flight("a", work);
+    const other = flight("b", async () => 7);
+    expect([first.leader, second.leader, other.leader]).toEqual([true, false, true]);
+    expect(runs).toBe(1);
+    release(42);
+    expect(await Promise.all([first.result, second.result, other.result])).toEqual([42, 42, 7]);
+    // Settled: the next call runs the work again.
+    const again = flight("a", async () => 43);
+    expect(again.leader).toBe(true);
+    expect(await again.result).toBe(43);
+  });
+
+  it("shares a failure too, and the next call starts afresh", async () => {
+    const flight = createSingleFlight<number>();
+    const failing = flight("k", async () => Promise.reject(new Error("down")));
+    const joined = flight("k", async () => 1);
+    await expect(failing.result).rejects.toThrow("down");
+    await expect(joined.result).rejects.toThrow("down");
+    expect(await flight("k", async () => 2).result).toBe(2);
   });
 });

@@ -1,4 +1,5 @@
 import type { Client } from "@connectrpc/connect";
+import { createSingleFlight } from "@redup/kit";
 import { RoomType, type Room, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 
 /**
@@ -23,15 +24,8 @@ export function createRoomDirectory(rooms: Client<typeof RoomsService>, maxEntri
   const pairKey = (a: bigint, b: bigint) => (a < b ? `d:${a}:${b}` : `d:${b}:${a}`);
 
   // Lookups of one room at the same time share one call (a new pair's first messages).
-  const pending = new Map<string, Promise<Room>>();
-  const once = (key: string, lookup: () => Promise<Room>) => {
-    let running = pending.get(key);
-    if (!running) {
-      running = lookup().finally(() => pending.delete(key));
-      pending.set(key, running);
-    }
-    return running;
-  };
+  const flight = createSingleFlight<Room>();
+  const once = (key: string, lookup: () => Promise<Room>) => flight(key, lookup).result;
 
   return {
     async resolve(type, senderId, to) {

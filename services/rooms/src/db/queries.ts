@@ -1,4 +1,4 @@
-import { transaction, type Db } from "@redup/kit";
+import { createSingleFlight, transaction, type Db, type SingleFlight } from "@redup/kit";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { chatMiembrosGrupo, salasChat, type MiembroGrupo, type SalaChat } from "./schema.js";
 import * as schema from "./schema.js";
@@ -42,20 +42,18 @@ async function findOrCreateLocked(
  * advisory lock one after another (50 joins of a new group took seconds). Only the call that
  * did the work reports `created`.
  */
-const inFlightByDb = new WeakMap<RoomsDb, Map<string, Promise<{ room: SalaChat; created: boolean }>>>();
+const flightsByDb = new WeakMap<RoomsDb, SingleFlight<{ room: SalaChat; created: boolean }>>();
 async function findOrCreate(
   db: RoomsDb,
   lockKey: string,
   where: ReturnType<typeof and>,
   values: typeof salasChat.$inferInsert,
 ): Promise<{ room: SalaChat; created: boolean }> {
-  let inFlight = inFlightByDb.get(db);
-  if (!inFlight) inFlightByDb.set(db, (inFlight = new Map()));
-  const running = inFlight.get(lockKey);
-  if (running) return { room: (await running).room, created: false };
-  const work = findOrCreateLocked(db, lockKey, where, values).finally(() => inFlight.delete(lockKey));
-  inFlight.set(lockKey, work);
-  return work;
+  let flight = flightsByDb.get(db);
+  if (!flight) flightsByDb.set(db, (flight = createSingleFlight()));
+  const { result, leader } = flight(lockKey, () => findOrCreateLocked(db, lockKey, where, values));
+  const found = await result;
+  return leader ? found : { room: found.room, created: false };
 }
 
 export function resolveDirectRoom(db: RoomsDb, userId: bigint, peerId: bigint) {
