@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { coreTestEnv, createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, waitFor, withClient, type TestDatabase } from "@redup/kit/testing";
 import { startCoreServices, type CoreServices } from "@redup/system";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -99,7 +99,8 @@ describe("messages and delivery over plain gRPC", () => {
       clientMsgId: "contract-1",
       metadata: { fields: { app: { stringValue: "python" } } },
     });
-    expect(sent.dispatched).toBe(true);
+    // The answer comes once the message is stored; delivery records its recipient right after.
+    expect(sent.dispatched).toBe(false);
     expect(sent.message).toMatchObject({ senderId: "123", to: "789", content: "Hola, ¿cómo estás?", clientMsgId: "contract-1" });
     const id = sent.message.id;
     const retry = await messages.SendMessage({ senderId: "123", type: "ROOM_TYPE_DIRECTO", to: "789", content: "Hola, ¿cómo estás?", clientMsgId: "contract-1" });
@@ -110,6 +111,7 @@ describe("messages and delivery over plain gRPC", () => {
     const history = await messages.ListMessages({ roomId: sent.message.roomId });
     expect(history.messages.map((m: { id: string }) => m.id)).toEqual([id]);
 
+    await waitFor(async () => (await delivery.ListPending({ userId: "789" })).messages.length > 0, 5000, "the recipient to be recorded");
     expect((await delivery.ListPending({ userId: "789" })).messages.map((m: { messageId: string }) => m.messageId)).toEqual([id]);
     const marked = await delivery.MarkDelivered({ messageId: id, userId: "789" });
     expect(marked).toMatchObject({ first: true, senderId: "123", receipt: { recipientId: "789" } });

@@ -31,11 +31,14 @@ export const port = (fallback: number) => z.coerce.number().int().min(0).max(655
 /** A positive integer given as a string. */
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-/** An http(s) URL. */
-export const httpUrl = (fallback: string) =>
+/** One http(s) URL, or several comma separated (a service's replicas). */
+export const httpUrls = (fallback: string) =>
   z
-    .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
-    .default(fallback);
+    .string()
+    .default(fallback)
+    .transform((value) => value.split(",").map((u) => u.trim()).filter(Boolean))
+    .refine((urls) => urls.length > 0 && urls.every((u) => /^https?:\/\/[^\s/]+/.test(u) && URL.canParse(u)), "must be http:// or https:// URLs, comma separated")
+    .transform((urls) => urls.join(","));
 
 /** A postgres:// connection string, or pglite:<directory> for embedded PostgreSQL. */
 export const databaseUrl = z
@@ -77,9 +80,11 @@ export { z };
 
 /** Where the other services are, as zod fields keyed by variable name. */
 export const serviceUrlVars = {
-  ROOMS_URL: httpUrl(DEFAULT_URLS.rooms),
-  MESSAGES_URL: httpUrl(DEFAULT_URLS.messages),
-  DELIVERY_URL: httpUrl(DEFAULT_URLS.delivery),
+  ROOMS_URL: httpUrls(DEFAULT_URLS.rooms),
+  MESSAGES_URL: httpUrls(DEFAULT_URLS.messages),
+  DELIVERY_URL: httpUrls(DEFAULT_URLS.delivery),
+  /** "dns": resolve each service host name to all its addresses (one replica each), again every 10 s. */
+  SERVICE_DISCOVERY: z.enum(["static", "dns"]).default("static"),
   /** PEM bundle trusted for https service URLs (self-signed clusters). */
   SERVICES_CA_FILE: z.string().optional(),
   /** Deadline of a call to another service. */

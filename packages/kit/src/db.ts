@@ -104,6 +104,25 @@ export async function transaction<T>(db: Db<Record<string, unknown>>, fn: (tx: T
   }
 }
 
+/** A query as both drivers run it: node-postgres (Pool) and PGlite. */
+interface RawClient {
+  query(config: { name?: string; text: string; values: unknown[] } | string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * Runs one statement straight on the driver, for a hot path whose SQL text never changes:
+ * on PostgreSQL it is a named prepared statement, parsed and planned once per connection
+ * (Drizzle sends every statement unnamed, so it is parsed and planned on each call), and
+ * arrays go as single parameters (`$1::bigint[]` with unnest) rather than one parameter per
+ * value. Rows come back as the driver returns them, with the statement's column names.
+ */
+export async function preparedQuery<R>(db: Db<Record<string, unknown>>, name: string, text: string, values: unknown[]): Promise<R[]> {
+  const pool = pools.get(db);
+  if (pool) return (await pool.query({ name, text, values })).rows as R[];
+  const client = (db as unknown as { $client: RawClient }).$client;
+  return (await client.query(text, values)).rows as R[];
+}
+
 /** Answers whether the database takes queries now; used by health checks. */
 export async function pingDatabase(pool: pg.Pool): Promise<boolean> {
   try {

@@ -29,6 +29,24 @@ const UNAVAILABLE_MESSAGES = [
   "connection is closed",
 ];
 
+/** Failures while opening a connection: nothing was sent, so any call may go elsewhere. */
+const CONNECT_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * How a call failed at the network level, read along the `cause` links: "connect" when the
+ * connection could not be opened (the request never left), "transport" when an open
+ * connection broke (the request may have been handled), undefined for any other failure.
+ */
+export function networkFailureOf(err: unknown): "connect" | "transport" | undefined {
+  for (const link of causes(err)) {
+    const code = (link as { code?: unknown }).code;
+    if (typeof code !== "string") continue;
+    if (CONNECT_CODES.has(code)) return "connect";
+    if (NETWORK_CODES.has(code) || code.startsWith("ERR_HTTP2")) return "transport";
+  }
+  return undefined;
+}
+
 /** Walks `cause` links so wrapped driver errors (DrizzleQueryError) are still recognised. */
 function causes(err: unknown): unknown[] {
   const chain: unknown[] = [];

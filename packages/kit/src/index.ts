@@ -17,3 +17,4 @@ export * from "./metrics.js";
 export * from "./tracing.js";
 export * from "./batch.js";
 export * from "./single-flight.js";
+export * from "./send-rules.js";

@@ -36,7 +36,7 @@ export async function startCoreServices(env: Env, options: CoreOptions = {}): Pr
     const delivery = await startDelivery(deliveryConfig(wired), log("delivery"), options.bus);
     started.push(delivery);
     wired["DELIVERY_URL"] = delivery.url;
-    const messages = await startMessages(messagesConfig(wired), log("messages"));
+    const messages = await startMessages(messagesConfig(wired), log("messages"), options.bus);
     started.push(messages);
     wired["MESSAGES_URL"] = messages.url;
     return {

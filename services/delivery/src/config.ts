@@ -2,6 +2,7 @@ import { DEFAULT_PORTS, loadEnv, natsVars, readBaseServiceConfig, serviceUrlVars
 
 export interface Config extends BaseServiceConfig {
   roomsUrl: string;
+  serviceDiscovery: "static" | "dns";
   servicesCaFile: string | undefined;
   rpcTimeoutMs: number;
   natsServers: string[];
@@ -13,6 +14,7 @@ export function loadConfig(env: Env = process.env): Config {
   const own = loadEnv(
     z.object({
       ROOMS_URL: serviceUrlVars.ROOMS_URL,
+      SERVICE_DISCOVERY: serviceUrlVars.SERVICE_DISCOVERY,
       SERVICES_CA_FILE: serviceUrlVars.SERVICES_CA_FILE,
       RPC_TIMEOUT_MS: serviceUrlVars.RPC_TIMEOUT_MS,
       ...natsVars,
@@ -22,6 +24,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     ...readBaseServiceConfig("delivery", env, DEFAULT_PORTS.delivery),
     roomsUrl: own.ROOMS_URL,
+    serviceDiscovery: own.SERVICE_DISCOVERY,
     servicesCaFile: own.SERVICES_CA_FILE,
     rpcTimeoutMs: own.RPC_TIMEOUT_MS,
     natsServers: own.NATS_URL,

@@ -26,11 +26,11 @@ export function startDelivery(config: Config, logger: Logger, bus?: EventBus): P
         timeoutMs: config.rpcTimeoutMs,
         caFile: config.servicesCaFile,
         token: config.serviceToken,
+        discovery: config.serviceDiscovery,
       });
       const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-delivery", logger });
       return {
         routes: createRoutes({ db, rooms, logger, events: createEventPublisher(eventBus, subjects(config.subjectPrefix), logger, metrics) }),
-        ready: async () => eventBus.connected,
         // A bus passed in belongs to the caller.
         close: bus ? undefined : () => eventBus.close(),
       };

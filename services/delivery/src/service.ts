@@ -36,12 +36,11 @@ const MEMBERS_PAGE = 1000;
 
 interface DispatchItem {
   message: Message;
-  origin: string;
   row: { mensajeId: bigint; remitenteId: bigint; salaChatId: bigint };
 }
 
-/** Checks one dispatch request; `at` prefixes field names inside a batch. */
-function validateDispatch(req: { message?: Message; origin: string }, at = ""): DispatchItem {
+/** Checks one dispatch request (only the message's addressing is read); `at` prefixes field names inside a batch. */
+function validateDispatch(req: { message?: Message }, at = ""): DispatchItem {
   const message = req.message;
   if (!message) throw invalidArgument(`${at}message is required`);
   const mensajeId = requireId(message.id, `${at}message.id`);
@@ -50,8 +49,7 @@ function validateDispatch(req: { message?: Message; origin: string }, at = ""): 
   requireId(message.to, `${at}message.to`);
   if (message.roomType !== RoomType.DIRECTO && message.roomType !== RoomType.GRUPAL)
     throw invalidArgument(`${at}message.room_type must be ROOM_TYPE_DIRECTO or ROOM_TYPE_GRUPAL`);
-  if (req.origin.length > 128) throw invalidArgument(`${at}origin must be at most 128 characters`);
-  return { message, origin: req.origin, row: { mensajeId, remitenteId, salaChatId } };
+  return { message, row: { mensajeId, remitenteId, salaChatId } };
 }
 
 export function createDeliveryService({ db, rooms, events, logger }: DeliveryDeps): ServiceImpl<typeof DeliveryService> {
@@ -130,7 +128,6 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
       const item = validateDispatch(req);
       const [recipientIds = []] = await recipientsOf([item]);
       const [recorded] = await q.recordDispatches(db, [{ dispatch: item.row, recipientIds }]);
-      await events.messageCreated(item.message, item.origin);
       return { recipientIds: kept(item, recipientIds, recorded!.skipped) };
     },
 
@@ -138,7 +135,6 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
       const items = requireBatch(req.dispatches, "dispatches", "messages").map((d, i) => validateDispatch(d, `dispatches[${i}].`));
       const recipients = await recipientsOf(items);
       const recorded = await q.recordDispatches(db, items.map((item, i) => ({ dispatch: item.row, recipientIds: recipients[i]! })));
-      await events.messagesCreated(items);
       return { results: items.map((item, i) => ({ recipientIds: kept(item, recipients[i]!, recorded[i]!.skipped) })) };
     },
 

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { create, equals, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLogger, createServiceClient, onBehalfOf, type RunningServer } from "@redup/kit";
 import { codeOf, createTestDatabase, type TestDatabase, waitFor, withClient } from "@redup/kit/testing";
 import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
-import { MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
+import { ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
 import { MessageSchema, MessageType, type Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import { loadConfig as roomsConfig, startRooms } from "@redup/rooms";
@@ -121,7 +121,6 @@ async function tap(subjects: string[]) {
   };
 }
 
-const created = (data: Uint8Array) => fromBinary(MessageCreatedSchema, data);
 const receipt = (data: Uint8Array) => fromBinary(ReceiptUpdatedSchema, data);
 const ms = (value: Date | null | undefined) => (value ? value.getTime() : undefined);
 
@@ -157,7 +156,7 @@ afterAll(async () => {
 });
 
 describe("Dispatch", () => {
-  it("records the peer of a direct message and publishes MessageCreated to both users", async () => {
+  it("records the peer of a direct message, and publishes nothing (messages publishes the live event)", async () => {
     const t = await tap([`${prefix}.user.202.message`, `${prefix}.user.101.message`]);
     try {
       const message = direct(1001n, 101n, 202n, 7001n);
@@ -172,21 +171,13 @@ describe("Dispatch", () => {
         expect.objectContaining({ mensaje_id: "1001", remitente_id: "101", sala_chat_id: "7001" }),
       ]);
 
-      for (const subject of [`${prefix}.user.202.message`, `${prefix}.user.101.message`]) {
-        const event = created(await t.next(subject));
-        expect(event.origin).toBe("edge-1/sock-9");
-        expect(event.message!.id).toBe(1001n);
-        expect(equals(MessageSchema, event.message!, message)).toBe(true);
-      }
-      // Exactly those two events, nothing on a group subject.
-      const events = await t.settled();
-      expect(events.map((e) => e.subject).sort()).toEqual([`${prefix}.user.101.message`, `${prefix}.user.202.message`]);
+      expect(await t.settled()).toEqual([]);
     } finally {
       t.close();
     }
   });
 
-  it("records every group member but the sender and publishes on the group subject only", async () => {
+  it("records every group member but the sender, and publishes nothing", async () => {
     for (const userId of [304n, 301n, 302n, 303n]) await roomsClient.joinGroup({ groupId: 3001n, userId });
     const { room } = await roomsClient.joinGroup({ groupId: 3002n, userId: 305n });
     const roomId = (await roomsClient.resolveGroupRoom({ groupId: 3001n })).room!.id;
@@ -201,18 +192,13 @@ describe("Dispatch", () => {
       expect(await dispatchRows(1101n)).toEqual([
         expect.objectContaining({ mensaje_id: "1101", remitente_id: "301", sala_chat_id: String(roomId) }),
       ]);
-      const event = created(await t.next(`${prefix}.group.3001.message`));
-      expect(event.origin).toBe("");
-      expect(equals(MessageSchema, event.message!, message)).toBe(true);
 
       // A sender who is not a member (a backend notice): every member is a recipient.
       const notice = group(1102n, 999n, 3001n, roomId);
       expect((await client.dispatch({ message: notice })).recipientIds).toEqual([301n, 302n, 303n, 304n]);
       expect(await recipientsOf(1102n)).toEqual(["301", "302", "303", "304"]);
 
-      const events = await t.settled();
-      expect(events.map((e) => e.subject)).toEqual([`${prefix}.group.3001.message`, `${prefix}.group.3001.message`]);
-      expect(events.map((e) => created(e.data).message!.id)).toEqual([1101n, 1102n]);
+      expect(await t.settled()).toEqual([]);
     } finally {
       t.close();
     }
@@ -229,7 +215,7 @@ describe("Dispatch", () => {
     expect(receipts.receipts).toEqual([]);
   });
 
-  it("adds nothing when a message is dispatched again (sequentially or concurrently), but publishes again", async () => {
+  it("adds nothing when a message is dispatched again (sequentially or concurrently)", async () => {
     const message = direct(1201n, 121n, 122n);
     const t = await tap([`${prefix}.user.122.message`]);
     try {
@@ -245,10 +231,8 @@ describe("Dispatch", () => {
       expect(await snapshot()).toEqual(before);
       expect(ms((await recipientRow(1201n, 122n)).entregado_en)).toBe(timestampMs(delivered.receipt!.deliveredAt!));
 
-      const events = await t.settled();
-      const forMessage = events.filter((e) => e.subject === `${prefix}.user.122.message`);
-      expect(forMessage).toHaveLength(2);
-      expect(forMessage.every((e) => created(e.data).message!.id === 1201n)).toBe(true);
+      // Only the receipt the confirmation sent: no message events.
+      expect((await t.settled()).map((e) => e.subject)).toEqual([`${prefix}.user.121.receipt`]);
 
       const race = direct(1202n, 121n, 123n);
       const results = await Promise.all(Array.from({ length: 10 }, () => client.dispatch({ message: race })));
@@ -260,7 +244,7 @@ describe("Dispatch", () => {
     }
   });
 
-  it("refuses invalid messages without writing or publishing", async () => {
+  it("refuses invalid messages without writing", async () => {
     const t = await tap([]);
     try {
       const before = await snapshot();
@@ -274,12 +258,12 @@ describe("Dispatch", () => {
       expect(await codeOf(bad({ to: 0n }))).toBe(Code.InvalidArgument);
       expect(await codeOf(bad({ to: -132n }))).toBe(Code.InvalidArgument);
       expect(await codeOf(bad({ roomType: RoomType.UNSPECIFIED }))).toBe(Code.InvalidArgument);
-      expect(await codeOf(client.dispatch({ message: ok, origin: "x".repeat(129) }))).toBe(Code.InvalidArgument);
       expect(await snapshot()).toEqual(before);
       expect(await t.settled()).toEqual([]);
 
-      // 128 characters is the limit, not past it.
-      const res = await client.dispatch({ message: ok, origin: "y".repeat(128) });
+      // Only the addressing is read: no content, and the deprecated origin is ignored.
+      const addressing = create(MessageSchema, { id: ok.id, roomId: ok.roomId, roomType: ok.roomType, senderId: ok.senderId, to: ok.to });
+      const res = await client.dispatch({ message: addressing, origin: "y".repeat(500) });
       expect(res.recipientIds).toEqual([132n]);
       expect(await recipientsOf(1301n)).toEqual(["132"]);
     } finally {
@@ -289,7 +273,7 @@ describe("Dispatch", () => {
 });
 
 describe("DispatchMany", () => {
-  it("records and publishes a batch as Dispatch would, in request order, with one result each", async () => {
+  it("records a batch as Dispatch would, in request order, with one result each", async () => {
     for (const userId of [143n, 144n, 145n]) await roomsClient.joinGroup({ groupId: 3101n, userId });
     const roomId = (await roomsClient.resolveGroupRoom({ groupId: 3101n })).room!.id;
     const t = await tap([]);
@@ -303,16 +287,7 @@ describe("DispatchMany", () => {
       expect(await recipientsOf(1404n)).toEqual(["141"]);
       expect(await dispatchRows(1403n)).toEqual([expect.objectContaining({ mensaje_id: "1403", remitente_id: "144", sala_chat_id: String(roomId) })]);
 
-      const events = await t.settled();
-      expect(events.map((e) => [e.subject, created(e.data).message!.id, created(e.data).origin])).toEqual([
-        [`${prefix}.user.142.message`, 1401n, "edge-1/s0"],
-        [`${prefix}.user.141.message`, 1401n, "edge-1/s0"],
-        [`${prefix}.group.3101.message`, 1402n, "edge-1/s1"],
-        [`${prefix}.group.3101.message`, 1403n, "edge-1/s2"],
-        [`${prefix}.user.141.message`, 1404n, "edge-1/s3"],
-        [`${prefix}.user.142.message`, 1404n, "edge-1/s3"],
-      ]);
-      expect(equals(MessageSchema, created(events[2]!.data).message!, messages[1]!)).toBe(true);
+      expect(await t.settled()).toEqual([]);
 
       // Again: nothing new is recorded.
       await client.dispatchMany({ dispatches: messages.map((message) => ({ message })) });

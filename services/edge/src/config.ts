@@ -13,6 +13,7 @@ export interface Config {
   roomsUrl: string;
   messagesUrl: string;
   deliveryUrl: string;
+  serviceDiscovery: "static" | "dns";
   servicesCaFile: string | undefined;
   rpcTimeoutMs: number;
   natsServers: string[];
@@ -24,6 +25,11 @@ export interface Config {
   catchUpLimit: number;
   /** Most sockets running their connect-time catch-up at once. */
   catchUpConcurrency: number;
+  /**
+   * How long a room's message may wait for an earlier one whose event has not arrived yet
+   * before that one is fetched from the messages service (room order, see room-order.ts).
+   */
+  reorderWindowMs: number;
   /** This edge's name in events it publishes and in logs. */
   edgeId: string;
   logLevel: string;
@@ -101,6 +107,7 @@ export function loadConfig(env: Env = process.env): Config {
       MAX_HTTP_BUFFER_SIZE: positiveInt(100_000),
       CATCH_UP_LIMIT: positiveInt(5000),
       CATCH_UP_CONCURRENCY: positiveInt(256),
+      REORDER_WINDOW_MS: positiveInt(100),
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       LOG_LEVEL: logLevel,
       DEMO_PAGE: z.enum(["true", "false", "1", "0"]).optional(),
@@ -153,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     roomsUrl: c.ROOMS_URL,
     messagesUrl: c.MESSAGES_URL,
     deliveryUrl: c.DELIVERY_URL,
+    serviceDiscovery: c.SERVICE_DISCOVERY,
     servicesCaFile: c.SERVICES_CA_FILE,
     rpcTimeoutMs: c.RPC_TIMEOUT_MS,
     natsServers: c.NATS_URL,
@@ -161,6 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxHttpBufferSize: c.MAX_HTTP_BUFFER_SIZE,
     catchUpLimit: c.CATCH_UP_LIMIT,
     catchUpConcurrency: c.CATCH_UP_CONCURRENCY,
+    reorderWindowMs: c.REORDER_WINDOW_MS,
     edgeId: c.EDGE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`,
     logLevel: c.LOG_LEVEL,
     demoPage: c.DEMO_PAGE === undefined ? c.NODE_ENV !== "production" : c.DEMO_PAGE === "true" || c.DEMO_PAGE === "1",

@@ -8,12 +8,15 @@ import type { CatchUpReads } from "./catch-up-reads.js";
 import type { Config } from "./config.js";
 import type { MarkQueue } from "./mark-queue.js";
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./events.js";
-import type { Fanout } from "./fanout.js";
+import type { Fanout, Member } from "./fanout.js";
 import type { RateLimiter, Turns } from "./limits.js";
 import type { Metrics } from "./metrics.js";
 import type { SendQueue } from "./send-queue.js";
 
-export type EdgeSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketData>;
+/** What the edge keeps on each socket: the protocol's SocketData and the socket's fan-out record. */
+export type EdgeSocketData = SocketData & { member?: Member };
+
+export type EdgeSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, EdgeSocketData>;
 
 /** What every handler may use; built once in server.ts and passed in. */
 export interface EdgeContext {

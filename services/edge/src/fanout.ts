@@ -1,12 +1,14 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { SpanKind } from "@opentelemetry/api";
-import { describeError, tracer, tracingEnabled, type BusSubscription, type EventBus, type Logger, type Subjects } from "@redup/kit";
-import { MembershipChangedSchema, MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema } from "@redup/proto/redup/events/v1/events_pb";
-import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { describeError, tracer, tracingEnabled, type BusSubscription, type EventBus, type Logger, type ParsedSubject, type Subjects } from "@redup/kit";
+import { MembershipChangedSchema, MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema, type MessageCreated } from "@redup/proto/redup/events/v1/events_pb";
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { ReceivedMessage } from "./events.js";
 import type { Metrics } from "./metrics.js";
+import { writePacket, type EncodedPacket, type Writable } from "./packets.js";
 import { isoUtc, toReceived } from "./protocol/format.js";
+import { createRoomOrder, type RoomOrder } from "./room-order.js";
 
 /** How many message UUIDs each socket remembers, so a message reaches it once. */
 const SEEN_PER_SOCKET = 2048;
@@ -14,23 +16,46 @@ const SEEN_PER_SOCKET = 2048;
 const MAX_BUFFERED = 10_000;
 
 /** What fan-out needs of a socket: its identity, a way to emit, and its write backlog. */
-export interface SocketLike {
+export interface SocketLike extends Writable {
   id: string;
   emit(event: string, payload: unknown): unknown;
   /** The Engine.IO connection; its writeBuffer holds packets not yet sent. */
   conn?: { writeBuffer?: unknown[] };
 }
 
+/** A live message on this edge: decoded once, encoded as `receive_message` once, for every socket. */
+export class LiveMessage {
+  private encoded: EncodedPacket | undefined;
+
+  constructor(
+    readonly message: Message,
+    /** The sending connection's tag; its socket has the ACK instead. */
+    readonly origin: string,
+    private readonly encode: (event: string, payload: unknown) => EncodedPacket,
+  ) {}
+
+  get uuid(): string {
+    return this.message.uuid;
+  }
+
+  get packet(): EncodedPacket {
+    return (this.encoded ??= this.encode("receive_message", toReceived(this.message)));
+  }
+}
+
 /**
  * One connected socket as fan-out sees it: which user and groups it listens for, which
- * messages it already got, and a buffer that holds live messages until catch-up is done so
- * pending messages arrive first, oldest first.
+ * messages it already has, a buffer that holds live messages until catch-up is done (so
+ * pending messages arrive first, oldest first), and its queue of client events.
  */
 export class Member {
   readonly groups = new Set<string>();
-  private readonly seen = new Set<string>();
-  private buffer: ReceivedMessage[] | null = [];
+  private seen: Set<string> | undefined;
+  private buffer: LiveMessage[] | null = [];
   private overflowed = false;
+  /** Client events are handled one at a time, in arrival order (handlers/dispatch.ts). */
+  queue: Promise<void> = Promise.resolve();
+  queued = 0;
 
   constructor(
     readonly socket: SocketLike,
@@ -43,35 +68,54 @@ export class Member {
     return this.socket.id;
   }
 
-  /** Emits receive_message unless this socket already got the message, or cannot keep up. */
+  /**
+   * Records that this socket has a message — it received it, or sent it and got the ACK —
+   * so it never gets it as receive_message (again). False when it already had it.
+   */
+  remember(uuid: string): boolean {
+    const seen = (this.seen ??= new Set());
+    if (seen.has(uuid)) return false;
+    seen.add(uuid);
+    if (seen.size > SEEN_PER_SOCKET) seen.delete(seen.values().next().value!);
+    return true;
+  }
+
+  private canTakeMore(): boolean {
+    if ((this.socket.conn?.writeBuffer?.length ?? 0) < this.slow.maxBufferedPackets) return true;
+    this.slow.onSlow();
+    return false;
+  }
+
+  /** Emits receive_message (catch-up) unless this socket already has it, or cannot keep up. */
   emitMessage(message: ReceivedMessage): boolean {
-    if (this.seen.has(message.mensaje_uuid)) return false;
-    if ((this.socket.conn?.writeBuffer?.length ?? 0) >= this.slow.maxBufferedPackets) {
-      this.slow.onSlow();
-      return false;
-    }
-    this.seen.add(message.mensaje_uuid);
-    if (this.seen.size > SEEN_PER_SOCKET) this.seen.delete(this.seen.values().next().value!);
+    if (this.seen?.has(message.mensaje_uuid) || !this.canTakeMore()) return false;
+    this.remember(message.mensaje_uuid);
     this.socket.emit("receive_message", message);
     return true;
   }
 
-  /** A live message: emitted now, or held while catch-up runs. */
-  deliver(message: ReceivedMessage): void {
+  /** Writes a live message unless this socket already has it, or cannot keep up. */
+  private write(live: LiveMessage): void {
+    if (this.seen?.has(live.uuid) || !this.canTakeMore()) return;
+    if (writePacket(this.socket, live.packet)) this.remember(live.uuid);
+  }
+
+  /** A live message: written now, or held while catch-up runs. */
+  deliver(live: LiveMessage): void {
     if (this.buffer === null) {
-      this.emitMessage(message);
+      this.write(live);
     } else if (this.buffer.length < MAX_BUFFERED) {
-      this.buffer.push(message);
+      this.buffer.push(live);
     } else {
       this.overflowed = true;
     }
   }
 
-  /** Ends catch-up: emits what arrived meanwhile, in arrival order. */
+  /** Ends catch-up: writes what arrived meanwhile, in arrival order. */
   goLive(): { overflowed: boolean } {
     const held = this.buffer ?? [];
     this.buffer = null;
-    for (const message of held) this.emitMessage(message);
+    for (const live of held) this.write(live);
     return { overflowed: this.overflowed };
   }
 }
@@ -88,10 +132,10 @@ export interface Fanout {
   /** True when a local socket of the user has joined the group. */
   userInGroup(userId: string, groupId: string): boolean;
   /**
-   * Publishes a message's live event from the edge: for a message that could not be stored
-   * (the fallback), or one stored while delivery could not publish it.
+   * Publishes the live event of a message the edge could not store (the guide's fallback):
+   * the messages service publishes every stored message's, but it is unreachable then.
    */
-  publishMessage(message: Message, origin: string): Promise<void>;
+  publishUnsaved(message: Message, origin: string): Promise<void>;
   /** Applies a membership change to the user's local sockets now, and tells the other edges. */
   changeMembership(userId: string, groupId: string, joined: boolean): Promise<void>;
   /** The opaque origin tag of a socket, carried by the events of messages it sends. */
@@ -101,24 +145,75 @@ export interface Fanout {
   close(): void;
 }
 
-export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: string; edgeId: string; logger: Logger; metrics: Metrics }): Fanout {
+export interface FanoutDeps {
+  bus: EventBus;
+  subjects: Subjects;
+  edgeId: string;
+  logger: Logger;
+  metrics: Metrics;
+  /** Encodes a Socket.IO event once for many sockets. */
+  encode: (event: string, payload: unknown) => EncodedPacket;
+  /** How long a room's message waits for an earlier one before it is fetched. */
+  reorderWindowMs: number;
+  /** A room's messages with ids in (afterId, beforeId), oldest first (the messages service). */
+  fetchRoom(roomId: bigint, afterId: bigint, beforeId: bigint, count: number): Promise<Message[]>;
+}
+
+export function createFanout(deps: FanoutDeps): Fanout {
   const { bus, subjects, logger, metrics } = deps;
   const users = new Map<string, Set<Member>>();
   const groups = new Map<string, Set<Member>>();
   const subscriptions = new Map<string, BusSubscription>();
   const origin = (member: Member) => `${deps.edgeId}/${member.sid}`;
   const empty: ReadonlySet<Member> = new Set();
+  const streamOf = (parsed: Pick<ParsedSubject, "scope" | "id">) => `${parsed.scope}:${parsed.id}`;
+  const targetsOf = (stream: string) => (stream.startsWith("user:") ? users.get(stream.slice(5)) : groups.get(stream.slice(6)));
 
-  const deliverMessage = (targets: Set<Member> | undefined, data: Uint8Array) => {
-    if (!targets || targets.size === 0) return;
-    const event = fromBinary(MessageCreatedSchema, data);
-    if (!event.message) return;
-    const received = toReceived(event.message);
-    for (const member of targets) {
+  const toSockets = (stream: string, live: LiveMessage) => {
+    for (const member of targetsOf(stream) ?? empty) {
       // The sending socket gets the ACK instead.
-      if (event.origin !== "" && event.origin === origin(member)) continue;
-      member.deliver(received);
+      if (live.origin !== "" && live.origin === origin(member)) continue;
+      member.deliver(live);
     }
+  };
+
+  const order: RoomOrder<LiveMessage> = createRoomOrder<LiveMessage>({
+    windowMs: deps.reorderWindowMs,
+    deliver: toSockets,
+    count: (outcome) => metrics.roomOrder.inc({ outcome }),
+    async fetch(roomId, afterId, beforeId, count) {
+      const messages = await deps.fetchRoom(roomId, afterId, beforeId, count);
+      return messages.map((m) => ({ id: m.id, message: m.deletedAt === undefined ? new LiveMessage(m, "", deps.encode) : undefined }));
+    },
+  });
+
+  // A direct message comes twice when both its users are here (one subject each), back to
+  // back: the second copy reuses the first one's decoding and encoding.
+  let lastPayload: Buffer | undefined;
+  let lastDecoded: { event: MessageCreated; live: LiveMessage } | undefined;
+  const decodeMessage = (data: Uint8Array) => {
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (lastDecoded && lastPayload?.equals(bytes)) return lastDecoded;
+    const event = fromBinary(MessageCreatedSchema, data);
+    if (!event.message) return undefined;
+    lastPayload = Buffer.from(bytes);
+    lastDecoded = { event, live: new LiveMessage(event.message, event.origin, deps.encode) };
+    return lastDecoded;
+  };
+
+  const deliverMessage = (parsed: ParsedSubject, data: Uint8Array) => {
+    const stream = streamOf(parsed);
+    if ((targetsOf(stream)?.size ?? 0) === 0) return;
+    const decoded = decodeMessage(data);
+    if (!decoded) return;
+    const { event, live } = decoded;
+    order.accept(stream, {
+      roomId: live.message.roomId,
+      id: live.message.id,
+      seq: event.roomSeq,
+      previousSentAt: event.previousSentAt ? timestampMs(event.previousSentAt) : undefined,
+      message: live,
+    });
   };
 
   const deliverReceipt = (targets: Set<Member> | undefined, data: Uint8Array) => {
@@ -140,14 +235,14 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
   };
 
   const onEvent = (data: Uint8Array, subject: string) => {
-    const [scope, id, kind] = subject.slice(deps.prefix.length + 1).split(".");
-    metrics.natsReceived.inc({ kind: `${scope}.${kind}` });
+    const parsed = subjects.parse(subject);
+    if (!parsed) return;
+    metrics.natsReceived.inc({ kind: `${parsed.scope}.${parsed.kind}` });
     const handle = () => {
       try {
-        if (scope === "user" && kind === "message") deliverMessage(users.get(id!), data);
-        else if (scope === "group" && kind === "message") deliverMessage(groups.get(id!), data);
-        else if (scope === "user" && kind === "receipt") deliverReceipt(users.get(id!), data);
-        else if (scope === "user" && kind === "membership") {
+        if (parsed.kind === "message") deliverMessage(parsed, data);
+        else if (parsed.scope === "user" && parsed.kind === "receipt") deliverReceipt(users.get(parsed.id), data);
+        else if (parsed.scope === "user" && parsed.kind === "membership") {
           const change = fromBinary(MembershipChangedSchema, data);
           applyMembership(String(change.userId), String(change.groupId), change.joined);
         }
@@ -158,7 +253,7 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
     };
     // The sender's trace continues to the receiving sockets (the bus restored its context).
     if (!tracingEnabled()) return handle();
-    tracer().startActiveSpan(`deliver ${scope}.${kind}`, { kind: SpanKind.CONSUMER, attributes: { "messaging.destination.name": subject } }, (span) => {
+    tracer().startActiveSpan(`deliver ${parsed.scope}.${parsed.kind}`, { kind: SpanKind.CONSUMER, attributes: { "messaging.destination.name": subject } }, (span) => {
       try {
         handle();
       } finally {
@@ -167,50 +262,51 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
     });
   };
 
-  const interest = (subject: string, on: boolean) => {
+  const interest = (subject: string, stream: string, on: boolean) => {
     if (on && !subscriptions.has(subject)) {
       subscriptions.set(subject, bus.subscribe(subject, onEvent));
     } else if (!on) {
       subscriptions.get(subject)?.unsubscribe();
       subscriptions.delete(subject);
+      order.forget(stream);
     }
   };
 
-  const addTo = (index: Map<string, Set<Member>>, key: string, member: Member, subject: string) => {
+  const addTo = (index: Map<string, Set<Member>>, key: string, member: Member, subject: string, stream: string) => {
     let set = index.get(key);
     if (!set) {
       set = new Set();
       index.set(key, set);
-      interest(subject, true);
+      interest(subject, stream, true);
     }
     set.add(member);
   };
 
-  const removeFrom = (index: Map<string, Set<Member>>, key: string, member: Member, subject: string) => {
+  const removeFrom = (index: Map<string, Set<Member>>, key: string, member: Member, subject: string, stream: string) => {
     const set = index.get(key);
     if (!set) return;
     set.delete(member);
     if (set.size === 0) {
       index.delete(key);
-      interest(subject, false);
+      interest(subject, stream, false);
     }
   };
 
   const joinGroup = (member: Member, groupId: string) => {
     member.groups.add(groupId);
-    addTo(groups, groupId, member, subjects.groupAll(groupId));
+    addTo(groups, groupId, member, subjects.groupAll(groupId), streamOf({ scope: "group", id: groupId }));
   };
   const leaveGroup = (member: Member, groupId: string) => {
     member.groups.delete(groupId);
-    removeFrom(groups, groupId, member, subjects.groupAll(groupId));
+    removeFrom(groups, groupId, member, subjects.groupAll(groupId), streamOf({ scope: "group", id: groupId }));
   };
 
   return {
-    add: (member) => addTo(users, member.userId, member, subjects.userAll(member.userId)),
+    add: (member) => addTo(users, member.userId, member, subjects.userAll(member.userId), streamOf({ scope: "user", id: member.userId })),
     remove(member) {
-      for (const groupId of member.groups) removeFrom(groups, groupId, member, subjects.groupAll(groupId));
+      for (const groupId of member.groups) removeFrom(groups, groupId, member, subjects.groupAll(groupId), streamOf({ scope: "group", id: groupId }));
       member.groups.clear();
-      removeFrom(users, member.userId, member, subjects.userAll(member.userId));
+      removeFrom(users, member.userId, member, subjects.userAll(member.userId), streamOf({ scope: "user", id: member.userId }));
     },
     joinGroup,
     leaveGroup,
@@ -227,14 +323,9 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
       for (const member of users.get(userId) ?? empty) if (member.groups.has(groupId)) return true;
       return false;
     },
-    async publishMessage(message, from) {
+    async publishUnsaved(message, from) {
       const payload = toBinary(MessageCreatedSchema, create(MessageCreatedSchema, { message, origin: from }));
-      if (message.roomType === RoomType.GRUPAL) {
-        await bus.publish(subjects.groupMessage(message.to), payload);
-      } else {
-        await bus.publish(subjects.userMessage(message.to), payload);
-        await bus.publish(subjects.userMessage(message.senderId), payload);
-      }
+      await bus.publish(subjects.messageCreated(message), payload);
     },
     originOf: origin,
     get subscriptionCount() {
@@ -243,6 +334,7 @@ export function createFanout(deps: { bus: EventBus; subjects: Subjects; prefix: 
     close() {
       for (const sub of subscriptions.values()) sub.unsubscribe();
       subscriptions.clear();
+      for (const stream of [...users.keys()].map((id) => `user:${id}`).concat([...groups.keys()].map((id) => `group:${id}`))) order.forget(stream);
       users.clear();
       groups.clear();
     },

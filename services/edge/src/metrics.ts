@@ -40,6 +40,12 @@ export function createMetrics() {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
       registers: [registry],
     }),
+    roomOrder: new Counter({
+      name: "redup_edge_room_order_total",
+      help: "Live messages that did not arrive in their room's order: held for an earlier one, late (delivered as they came), gaps filled from the messages service, gaps left to catch-up",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
     catchUp: new Counter({
       name: "redup_edge_catch_up_messages_total",
       help: "Pending messages replayed to connecting sockets",

@@ -25,7 +25,8 @@ export function createSendQueue(messages: Client<typeof MessagesService>, metric
     maxInFlight: MAX_IN_FLIGHT,
     onBatch: (size) => metrics.sendBatch.observe(size),
     run: async (requests) => {
-      const { results } = await messages.sendMessages({ requests });
+      // Compact results: the edge keeps each request, and needs back only the stored ids.
+      const { results } = await messages.sendMessages({ requests, compactResults: true });
       return results.map(({ outcome }) => {
         if (outcome.case === "sent") return outcome.value;
         if (outcome.case === "error") return fromEntryError(outcome.value);

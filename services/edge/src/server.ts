@@ -9,23 +9,25 @@ import { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import { Server } from "socket.io";
 import type { Config } from "./config.js";
-import type { EdgeContext } from "./context.js";
-import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./events.js";
+import type { EdgeContext, EdgeSocketData } from "./context.js";
+import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 import { createFanout } from "./fanout.js";
 import { createAuthenticator } from "./auth.js";
-import { createHandshake, onConnection } from "./handlers/connection.js";
+import { createConnectionHandler, createHandshake } from "./handlers/connection.js";
 import { createHttpRoutes } from "./http.js";
 import { createRateLimiter, createTurns } from "./limits.js";
 import { createCatchUpReads } from "./catch-up-reads.js";
 import { createMarkQueue } from "./mark-queue.js";
 import { createSendQueue } from "./send-queue.js";
 import { createMetrics, rpcMetricsInterceptor } from "./metrics.js";
+import { createPacketEncoder } from "./packets.js";
+import { createRoomReader } from "./room-reader.js";
 
 export interface EdgeServer {
   /** The bound port (useful with PORT=0). */
   port: number;
   url: string;
-  io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, EdgeSocketData>;
   context: EdgeContext;
   /** Stops accepting, lets in-flight events finish (up to the grace period), then disconnects everyone. */
   close(): Promise<void>;
@@ -37,15 +39,34 @@ const LISTEN_BACKLOG = 4096;
 /** Builds the edge (HTTP routes, Socket.IO, handlers, fan-out) and listens on config.port. */
 export async function createEdgeServer(config: Config, logger: Logger, bus: EventBus): Promise<EdgeServer> {
   const metrics = createMetrics();
-  const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, token: config.serviceToken, interceptors: [rpcMetricsInterceptor(metrics)] };
+  const clientOptions = {
+    timeoutMs: config.rpcTimeoutMs,
+    caFile: config.servicesCaFile,
+    token: config.serviceToken,
+    discovery: config.serviceDiscovery,
+    interceptors: [rpcMetricsInterceptor(metrics)],
+  };
   const messages = createServiceClient(MessagesService, { baseUrl: config.messagesUrl, ...clientOptions });
   const rooms = createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions });
   const delivery = createServiceClient(DeliveryService, { baseUrl: config.deliveryUrl, ...clientOptions });
+  // Socket.IO's encoder, once the server exists (below); fan-out encodes each live event once.
+  let encode: ReturnType<typeof createPacketEncoder> = () => {
+    throw new Error("the Socket.IO server is not started yet");
+  };
   const context: EdgeContext = {
     config,
     logger,
     metrics,
-    fanout: createFanout({ bus, subjects: subjects(config.subjectPrefix), prefix: config.subjectPrefix, edgeId: config.edgeId, logger, metrics }),
+    fanout: createFanout({
+      bus,
+      subjects: subjects(config.subjectPrefix),
+      edgeId: config.edgeId,
+      logger,
+      metrics,
+      encode: (event, payload) => encode(event, payload),
+      reorderWindowMs: config.reorderWindowMs,
+      fetchRoom: createRoomReader(messages),
+    }),
     rooms,
     messages,
     send: createSendQueue(messages, metrics),
@@ -59,9 +80,9 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
   let draining = false;
   const routes = createHttpRoutes({
     services: {
-      rooms: createServiceClient(Health, { baseUrl: config.roomsUrl, caFile: config.servicesCaFile, retries: 0 }),
-      messages: createServiceClient(Health, { baseUrl: config.messagesUrl, caFile: config.servicesCaFile, retries: 0 }),
-      delivery: createServiceClient(Health, { baseUrl: config.deliveryUrl, caFile: config.servicesCaFile, retries: 0 }),
+      rooms: createServiceClient(Health, { baseUrl: config.roomsUrl, caFile: config.servicesCaFile, discovery: config.serviceDiscovery, retries: 0 }),
+      messages: createServiceClient(Health, { baseUrl: config.messagesUrl, caFile: config.servicesCaFile, discovery: config.serviceDiscovery, retries: 0 }),
+      delivery: createServiceClient(Health, { baseUrl: config.deliveryUrl, caFile: config.servicesCaFile, discovery: config.serviceDiscovery, retries: 0 }),
     },
     bus,
     metrics,
@@ -78,7 +99,7 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, handler)
     : createHttpServer(handler);
 
-  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, EdgeSocketData>(http, {
     cors: { origin: config.corsOrigins === "*" ? "*" : config.corsOrigins, credentials: config.corsOrigins !== "*" },
     maxHttpBufferSize: config.maxHttpBufferSize,
     pingInterval: config.limits.pingIntervalMs,
@@ -88,7 +109,9 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     serveClient: config.demoPage,
     cleanupEmptyChildNamespaces: true,
   });
+  encode = createPacketEncoder(io);
   io.use(createHandshake(context, createAuthenticator(config.auth)));
+  const onConnection = createConnectionHandler(context);
   io.on("connection", (socket) => {
     // Memory per connection (Socket.IO's own advice): engine.io keeps each connection's first
     // HTTP request, with its socket internals and headers, for the connection's whole life.
@@ -103,7 +126,7 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     }
     // Only auth and query were read (by the handshake check); the copied headers are not.
     socket.handshake.headers = {};
-    onConnection(context, socket);
+    onConnection(socket);
   });
 
   await new Promise<void>((resolve, reject) => {

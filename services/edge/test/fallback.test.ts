@@ -81,7 +81,7 @@ describe("when the delivery service stops and comes back", () => {
     await stack?.close();
   });
 
-  it("stores, delivers live from the edge, and records the recipient once delivery is back", async () => {
+  it("stores, still delivers live (messages publishes), and records the recipient once delivery is back", async () => {
     const edge = await stack.startEdge();
     const a = await connectUser(edge, 3301);
     const b = await connectUser(edge, 3302);

@@ -1,5 +1,6 @@
 /** The edge's operational surface: health, readiness, metrics, CORS, config errors. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@redup/kit/testing";
 import { loadConfig } from "../src/config.js";
 import type { EdgeServer } from "../src/index.js";
 import { call, connectUser, startStack, type Stack } from "./harness.js";
@@ -30,13 +31,16 @@ describe("HTTP routes", () => {
     const user = await connectUser(edge, 6001);
     await call(user.socket, "send_message", { to: 6002, message: "métricas", type: "directo" });
     await call(user.socket, "send_message", { to: "x", message: "mal", type: "directo" });
-    const text = await (await fetch(`${edge.url}/metrics`)).text();
+    // The live event follows the ACK (the sender's other devices would get it): wait for it.
+    const metrics = () => fetch(`${edge.url}/metrics`).then((r) => r.text());
+    await waitFor(async () => /^redup_edge_nats_messages_received_total\{kind="user.message"\} [1-9]\d*$/m.test(await metrics()), 5000, "the live event");
+    const text = await metrics();
     expect(text).toMatch(/^redup_edge_connected_sockets 1$/m);
     expect(text).toMatch(/^redup_edge_events_total\{event="send_message",outcome="ok"\} 1$/m);
     expect(text).toMatch(/^redup_edge_events_total\{event="send_message",outcome="INVALID_ID"\} 1$/m);
     expect(text).toMatch(/^redup_edge_service_call_duration_seconds_count\{service="MessagesService",method="SendMessages",code="ok"\} 1$/m);
     expect(text).toMatch(/^redup_edge_send_batch_size_count 1$/m);
-    expect(text).toMatch(/^redup_edge_nats_messages_received_total\{kind="user.message"\} \d+$/m);
+    expect(text).toMatch(/^redup_edge_nats_messages_received_total\{kind="user.message"\} 1$/m);
     expect(text).toContain("redup_edge_nats_errors_total");
     // Message bodies never appear in metrics.
     expect(text).not.toContain("métricas");

@@ -1,21 +1,23 @@
-import { DEFAULT_PORTS, loadEnv, positiveInt, readBaseServiceConfig, serviceUrlVars, z, type BaseServiceConfig, type Env } from "@redup/kit";
+import { DEFAULT_PORTS, loadEnv, natsVars, positiveInt, readBaseServiceConfig, serviceUrlVars, z, type BaseServiceConfig, type Env } from "@redup/kit";
 
 export interface Config extends BaseServiceConfig {
   roomsUrl: string;
   deliveryUrl: string;
+  serviceDiscovery: "static" | "dns";
   servicesCaFile: string | undefined;
   rpcTimeoutMs: number;
+  natsServers: string[];
+  subjectPrefix: string;
   /** Longest accepted message text, in characters. */
   maxMessageLength: number;
-  /** How often stored-but-undispatched messages are handed to delivery again. */
+  /** How often the outbox is scanned for hand-offs that did not complete. */
   dispatchRetryIntervalMs: number;
-  /**
-   * Deadline of the inline hand-over to delivery. Shorter than callers' deadlines, so a slow
-   * delivery makes SendMessage answer dispatched=false instead of timing out after storing.
-   */
+  /** Deadline of the hand-off to delivery (recording a batch's recipients). */
   dispatchTimeoutMs: number;
-  /** Most messages stored by one INSERT and handed over by one DispatchMany call. */
+  /** Most messages stored by one statement and handed off by one DispatchMany call. */
   sendBatchMax: number;
+  /** Store statements running at once. */
+  storeConcurrency: number;
 }
 
 /** The only reader of the environment for the messages service. */
@@ -23,10 +25,12 @@ export function loadConfig(env: Env = process.env): Config {
   const own = loadEnv(
     z.object({
       ...serviceUrlVars,
+      ...natsVars,
       MAX_MESSAGE_LENGTH: positiveInt(4000),
       DISPATCH_RETRY_INTERVAL_MS: positiveInt(1000),
       DISPATCH_TIMEOUT_MS: positiveInt(2000),
       SEND_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(256),
+      STORE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     }),
     env,
   );
@@ -34,11 +38,15 @@ export function loadConfig(env: Env = process.env): Config {
     ...readBaseServiceConfig("messages", env, DEFAULT_PORTS.messages),
     roomsUrl: own.ROOMS_URL,
     deliveryUrl: own.DELIVERY_URL,
+    serviceDiscovery: own.SERVICE_DISCOVERY,
     servicesCaFile: own.SERVICES_CA_FILE,
     rpcTimeoutMs: own.RPC_TIMEOUT_MS,
+    natsServers: own.NATS_URL,
+    subjectPrefix: own.NATS_SUBJECT_PREFIX,
     maxMessageLength: own.MAX_MESSAGE_LENGTH,
     dispatchRetryIntervalMs: own.DISPATCH_RETRY_INTERVAL_MS,
     dispatchTimeoutMs: own.DISPATCH_TIMEOUT_MS,
     sendBatchMax: own.SEND_BATCH_MAX,
+    storeConcurrency: own.STORE_CONCURRENCY,
   };
 }

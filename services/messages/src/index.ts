@@ -1,9 +1,10 @@
-import { createServiceClient, migrateOnly, startService, type Logger, type RunningServer } from "@redup/kit";
+import { createNatsBus, createServiceClient, migrateOnly, startService, subjects, type EventBus, type Logger, type RunningServer } from "@redup/kit";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
 import { createDispatcher } from "./dispatcher.js";
+import { createMessageEvents } from "./events.js";
 import { createMembershipCheck } from "./membership.js";
 import { createRoomDirectory } from "./rooms.js";
 import { createMessageWriter } from "./writer.js";
@@ -13,8 +14,12 @@ export { loadConfig, type Config } from "./config.js";
 
 const MIGRATIONS = new URL("./db/migrations", import.meta.url);
 
-/** Starts the messages service: migrations, pool, clients of rooms and delivery, outbox worker, server. */
-export function startMessages(config: Config, logger: Logger): Promise<RunningServer> {
+/**
+ * Starts the messages service: migrations, pool, clients of rooms and delivery, the event
+ * bus (NATS, or one passed in by the embedded single-process mode), the hand-off worker and
+ * the server.
+ */
+export function startMessages(config: Config, logger: Logger, bus?: EventBus): Promise<RunningServer> {
   return startService({
     config,
     logger,
@@ -22,16 +27,22 @@ export function startMessages(config: Config, logger: Logger): Promise<RunningSe
     migrations: MIGRATIONS,
     serviceNames: SERVICE_NAMES,
     build: ({ db, metrics }) => {
-      const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, token: config.serviceToken };
-      const rooms = createServiceClient(RoomsService, { baseUrl: config.roomsUrl, ...clientOptions });
+      const clientOptions = { timeoutMs: config.rpcTimeoutMs, caFile: config.servicesCaFile, token: config.serviceToken, discovery: config.serviceDiscovery };
+      const rooms = createServiceClient(RoomsService, { ...clientOptions, baseUrl: config.roomsUrl });
       const delivery = createServiceClient(DeliveryService, { ...clientOptions, baseUrl: config.deliveryUrl, timeoutMs: config.dispatchTimeoutMs });
+      const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-messages", logger });
       const directory = createRoomDirectory(rooms);
-      const dispatcher = createDispatcher({ db, delivery, rooms: directory, logger, metrics, intervalMs: config.dispatchRetryIntervalMs });
+      const events = createMessageEvents(eventBus, subjects(config.subjectPrefix), metrics);
+      const dispatcher = createDispatcher({ db, delivery, events, rooms: directory, logger, metrics, intervalMs: config.dispatchRetryIntervalMs, maxBatch: config.sendBatchMax });
       dispatcher.start();
-      const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax });
+      const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax, maxInFlight: config.storeConcurrency });
       return {
         routes: createRoutes({ db, isMember: createMembershipCheck(rooms), directory, write, logger, maxMessageLength: config.maxMessageLength }),
-        close: () => dispatcher.stop(),
+        async close() {
+          await dispatcher.stop();
+          // A bus passed in belongs to the caller.
+          if (!bus) await eventBus.close();
+        },
       };
     },
   });

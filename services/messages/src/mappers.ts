@@ -1,26 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { toTimestamp } from "@redup/kit";
-import { MessageType, type MessageSchema } from "@redup/proto/redup/messages/v1/messages_pb";
+import { messageTypeOf, toTimestamp } from "@redup/kit";
+import type { MessageSchema } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType, type Room } from "@redup/proto/redup/rooms/v1/rooms_pb";
-import type { TipoMensaje } from "./db/schema.js";
 import type { StoredMessage } from "./db/queries.js";
-
-const TO_ENUM: Record<TipoMensaje, MessageType> = {
-  texto: MessageType.TEXTO,
-  imagen: MessageType.IMAGEN,
-  archivo: MessageType.ARCHIVO,
-  audio: MessageType.AUDIO,
-  sistema: MessageType.SISTEMA,
-};
-
-const FROM_ENUM = new Map<MessageType, TipoMensaje>(
-  (Object.entries(TO_ENUM) as [TipoMensaje, MessageType][]).map(([name, value]) => [value, name]),
-);
-
-/** The column value of a message type; unspecified is the guide's default, texto. */
-export function tipoFromEnum(type: MessageType): TipoMensaje | undefined {
-  return type === MessageType.UNSPECIFIED ? "texto" : FROM_ENUM.get(type);
-}
 
 /** The addressee as the sender named it: the other user of a direct room, or the group. */
 function addressee(room: Room, senderId: bigint): bigint {
@@ -37,10 +19,11 @@ export function toMessage({ mensaje, cliente }: StoredMessage, room: Room): Mess
     roomType: room.type,
     senderId: mensaje.remitenteId,
     to: addressee(room, mensaje.remitenteId),
-    messageType: TO_ENUM[mensaje.tipoMensaje],
+    messageType: messageTypeOf(mensaje.tipoMensaje),
     content: deleted ? "" : (mensaje.contenido ?? ""),
     urlArchivo: deleted ? "" : (mensaje.urlArchivo ?? ""),
-    metadata: mensaje.metadatos,
+    // Left unset when empty: most messages carry none, and an empty Struct still costs encoding.
+    metadata: Object.keys(mensaje.metadatos).length > 0 ? mensaje.metadatos : undefined,
     sentAt: toTimestamp(mensaje.enviadoEn),
     editedAt: toTimestamp(mensaje.editadoEn),
     deletedAt: toTimestamp(mensaje.eliminadoEn),

@@ -5,6 +5,7 @@ import {
   assertActingAs,
   failedPrecondition,
   invalidArgument,
+  needsText,
   notFound,
   optionalId,
   pageSize,
@@ -17,6 +18,7 @@ import {
 import {
   MessageSchema,
   MessagesService,
+  type Message,
   SendMessageResultSchema,
   type SendMessageRequest,
   type SendMessageResult,
@@ -65,6 +67,9 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
     return { input, room: await directory.resolve(input.type, input.senderId, input.to) };
   };
 
+  /** What a sender cannot know before its message is stored (SendMessagesRequest.compact_results). */
+  const compact = (m: Message) => create(MessageSchema, { id: m.id, uuid: m.uuid, roomId: m.roomId, roomType: m.roomType, sentAt: m.sentAt, clientMsgId: m.clientMsgId });
+
   /** A failure of one request of a batch, as its own result. */
   const failed = (err: unknown): SendMessageResult =>
     create(SendMessageResultSchema, { outcome: { case: "error", value: toEntryError(err, deps.logger, "SendMessages") } });
@@ -80,9 +85,11 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       const written = prepared.map((p) => (p.status === "fulfilled" ? deps.write(p.value) : Promise.reject(p.reason as Error)));
       const results = await Promise.allSettled(written);
       return {
-        results: results.map((r) =>
-          r.status === "fulfilled" ? create(SendMessageResultSchema, { outcome: { case: "sent", value: r.value } }) : failed(r.reason),
-        ),
+        results: results.map((r) => {
+          if (r.status === "rejected") return failed(r.reason);
+          const sent = req.compactResults && !r.value.duplicate ? { ...r.value, message: compact(r.value.message) } : r.value;
+          return create(SendMessageResultSchema, { outcome: { case: "sent", value: sent } });
+        }),
       };
     },
 
@@ -127,12 +134,11 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       const id = requireId(req.messageId, "message_id");
       const userId = requireId(req.userId, "user_id");
       assertActingAs(ctx, userId, "edit messages");
-      const content = validateContent(req.content, deps.maxMessageLength);
       const { row } = await load(id);
+      const content = validateContent(req.content, deps.maxMessageLength, row.mensaje.tipoMensaje);
       if (row.mensaje.remitenteId !== userId) throw permissionDenied("only the sender may edit a message");
       if (row.mensaje.eliminadoEn !== null) throw failedPrecondition("a deleted message cannot be edited");
-      const needsText = row.mensaje.tipoMensaje === "texto" || row.mensaje.tipoMensaje === "sistema";
-      if (needsText && content.trim() === "") throw invalidArgument(`a ${row.mensaje.tipoMensaje} message needs a non-empty message`);
+      if (needsText(row.mensaje.tipoMensaje) && content.trim() === "") throw invalidArgument(`a ${row.mensaje.tipoMensaje} message needs a non-empty message`);
       // The update re-checks sender and deletion, so a concurrent delete is not overwritten.
       if (!(await q.updateContent(db, id, userId, content))) throw failedPrecondition("a deleted message cannot be edited");
       return { message: (await load(id)).message };

@@ -1,12 +1,8 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import { invalidArgument, isHttpUrl, isIsoTimestamp, requireId } from "@redup/kit";
+import { invalidArgument, messageKindOf, requireId, sendRule, SEND_LIMITS, textRule, type MessageKind, type SendRule } from "@redup/kit";
 import type { SendMessageRequest } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
-import type { TipoMensaje } from "./db/schema.js";
-import { tipoFromEnum } from "./mappers.js";
 
-export const MAX_URL_LENGTH = 2048;
-export const MAX_CLIENT_MSG_ID_LENGTH = 64;
 export const MAX_METADATA_BYTES = 16 * 1024;
 export const MAX_ORIGIN_LENGTH = 128;
 
@@ -14,7 +10,7 @@ export interface SendInput {
   senderId: bigint;
   type: RoomType.DIRECTO | RoomType.GRUPAL;
   to: bigint;
-  tipo: TipoMensaje;
+  tipo: MessageKind;
   content: string | null;
   urlArchivo: string | null;
   clientTimestamp: string | undefined;
@@ -23,20 +19,30 @@ export interface SendInput {
   origin: string;
 }
 
-/** Characters as a person counts them (code points), not UTF-16 units. */
-const charCount = (s: string) => {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-};
+/** How this API words each send rule (the rules themselves are the kit's, shared with the edge). */
+function refusal(rule: SendRule, kind: MessageKind, maxLength: number) {
+  switch (rule) {
+    case "MESSAGE_TOO_LONG":
+      return invalidArgument(`message is longer than ${maxLength} characters`);
+    case "INVALID_TEXT":
+      return invalidArgument("message must not contain NUL characters");
+    case "EMPTY_MESSAGE":
+      return invalidArgument(`a ${kind} message needs a non-empty message`);
+    case "MISSING_URL":
+      return invalidArgument(`a ${kind} message needs url_archivo`);
+    case "INVALID_URL":
+      return invalidArgument(`url_archivo must be an http(s) URL of at most ${SEND_LIMITS.maxUrlLength} characters`);
+    case "INVALID_TIMESTAMP":
+      return invalidArgument("timestamp must be an ISO 8601 date-time");
+    case "INVALID_CLIENT_MSG_ID":
+      return invalidArgument(`client_msg_id must be at most ${SEND_LIMITS.maxClientMsgIdLength} characters, without NUL`);
+  }
+}
 
-// PostgreSQL text and jsonb cannot hold NUL; refusing it here keeps it a clear InvalidArgument.
-const hasNul = (s: string) => s.includes("\u0000");
-
-export function validateContent(content: string, maxLength: number): string {
-  if (hasNul(content)) throw invalidArgument("message must not contain NUL characters");
-  if (content.length > maxLength * 2 || charCount(content) > maxLength)
-    throw invalidArgument(`message is longer than ${maxLength} characters`);
+/** An edit's new text: the same text rules as a send. */
+export function validateContent(content: string, maxLength: number, kind: MessageKind = "texto"): string {
+  const rule = textRule(content, maxLength);
+  if (rule) throw refusal(rule, kind, maxLength);
   return content;
 }
 
@@ -46,25 +52,21 @@ export function validateSend(req: SendMessageRequest, maxLength: number): SendIn
     throw invalidArgument("type must be ROOM_TYPE_DIRECTO or ROOM_TYPE_GRUPAL");
   const to = requireId(req.to, "to");
   if (req.type === RoomType.DIRECTO && to === senderId) throw invalidArgument("a direct message needs a recipient other than the sender");
-  const tipo = tipoFromEnum(req.messageType);
+  const tipo = messageKindOf(req.messageType);
   if (!tipo) throw invalidArgument("message_type is not a known type");
 
-  const content = validateContent(req.content, maxLength);
-  if ((tipo === "texto" || tipo === "sistema") && content.trim() === "")
-    throw invalidArgument(`a ${tipo} message needs a non-empty message`);
-
-  const url = req.urlArchivo;
-  if (url !== "") {
-    if (url.length > MAX_URL_LENGTH) throw invalidArgument(`url_archivo is longer than ${MAX_URL_LENGTH} characters`);
-    if (!isHttpUrl(url)) throw invalidArgument("url_archivo must be an http(s) URL");
-  } else if (tipo === "imagen" || tipo === "archivo" || tipo === "audio") {
-    throw invalidArgument(`a ${tipo} message needs url_archivo`);
-  }
-
-  if (req.clientTimestamp !== "" && (req.clientTimestamp.length > 64 || !isIsoTimestamp(req.clientTimestamp)))
-    throw invalidArgument("timestamp must be an ISO 8601 date-time");
-  if (req.clientMsgId.length > MAX_CLIENT_MSG_ID_LENGTH || hasNul(req.clientMsgId))
-    throw invalidArgument(`client_msg_id must be at most ${MAX_CLIENT_MSG_ID_LENGTH} characters`);
+  // Empty strings are proto3's "not set".
+  const rule = sendRule(
+    {
+      kind: tipo,
+      text: req.content,
+      url: req.urlArchivo === "" ? undefined : req.urlArchivo,
+      timestamp: req.clientTimestamp === "" ? undefined : req.clientTimestamp,
+      clientMsgId: req.clientMsgId === "" ? undefined : req.clientMsgId,
+    },
+    maxLength,
+  );
+  if (rule) throw refusal(rule, tipo, maxLength);
   if (req.origin.length > MAX_ORIGIN_LENGTH) throw invalidArgument(`origin must be at most ${MAX_ORIGIN_LENGTH} characters`);
 
   const metadata = req.metadata ?? {};
@@ -77,8 +79,8 @@ export function validateSend(req: SendMessageRequest, maxLength: number): SendIn
     type: req.type,
     to,
     tipo,
-    content: content === "" ? null : content,
-    urlArchivo: url === "" ? null : url,
+    content: req.content === "" ? null : req.content,
+    urlArchivo: req.urlArchivo === "" ? null : req.urlArchivo,
     clientTimestamp: req.clientTimestamp === "" ? undefined : req.clientTimestamp,
     clientMsgId: req.clientMsgId === "" ? undefined : req.clientMsgId,
     metadata,

@@ -38,13 +38,14 @@ afterAll(async () => {
 });
 
 describe("SendMessage", () => {
-  it("stores a direct message, records the recipient and publishes it to both users", async () => {
+  it("stores a direct message, answers once it is stored, then records the recipient and publishes it to both users", async () => {
     const toRecipient = nextEvent(`${sys.prefix}.user.789.message`);
     const toSender = nextEvent(`${sys.prefix}.user.123.message`);
     await nc.flush();
     const res = await direct(123n, 789n, "Hola, ¿cómo estás?", { clientTimestamp: "2024-01-15T10:30:00Z", origin: "edge-1/abc" });
     const m = res.message!;
-    expect(res.dispatched).toBe(true);
+    // The answer comes once the message is committed; the hand-off follows it.
+    expect(res.dispatched).toBe(false);
     expect(res.duplicate).toBe(false);
     expect(m).toMatchObject({ senderId: 123n, to: 789n, roomType: RoomType.DIRECTO, content: "Hola, ¿cómo estás?", clientTimestamp: "2024-01-15T10:30:00Z" });
     expect(m.id).toBeGreaterThan(0n);
@@ -55,20 +56,30 @@ describe("SendMessage", () => {
     expect(row.sala_chat_id).toBe(String(m.roomId));
     const [room] = await query("select * from salas_chat where id = $1", [String(m.roomId)]);
     expect(room).toMatchObject({ tipo_sala: "directo", usuario_a_id: "123", usuario_b_id: "789" });
-    const recipients = await query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1", [String(m.id)]);
-    expect(recipients.map((r) => r.destinatario_id)).toEqual(["789"]);
-    // Handed-over entries leave the outbox in batches, shortly after.
-    await waitFor(async () => (await query("select * from mensajes_despacho_pendiente where mensaje_id = $1", [String(m.id)])).length === 0, 5000, "the outbox entry to be cleared");
 
     for (const event of await Promise.all([toRecipient, toSender])) {
       expect(event.message!.id).toBe(m.id);
       expect(event.message!.content).toBe("Hola, ¿cómo estás?");
       expect(event.origin).toBe("edge-1/abc");
+      // The room's first message: room_seq 1, nothing before it.
+      expect(event.roomSeq).toBe(1n);
+      expect(event.previousSentAt).toBeUndefined();
     }
+    // The event goes out once delivery has recorded the recipient.
+    const recipients = await query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1", [String(m.id)]);
+    expect(recipients.map((r) => r.destinatario_id)).toEqual(["789"]);
+    // Handed-off entries leave the outbox in batches, shortly after.
+    await waitFor(async () => (await query("select * from mensajes_despacho_pendiente where mensaje_id = $1", [String(m.id)])).length === 0, 5000, "the outbox entry to be cleared");
 
+    const replyEvent = nextEvent(`${sys.prefix}.user.123.message`);
+    await nc.flush();
     const reply = await direct(789n, 123n, "¡Hola! Todo bien, ¿y tú?");
     expect(reply.message!.roomId).toBe(m.roomId);
     expect(reply.message!.to).toBe(123n);
+    const second = await replyEvent;
+    expect(second.message!.id).toBe(reply.message!.id);
+    expect(second.roomSeq).toBe(2n);
+    expect(second.previousSentAt).toBeDefined();
   });
 
   it("stores an image message with its url", async () => {
@@ -201,7 +212,7 @@ describe("SendMessages", () => {
     expect(sent(4)).toMatchObject({ duplicate: true, dispatched: false });
     expect(sent(4).message!.id).toBe(sent(0).message!.id);
     expect(sent(4).message!.content).toBe("uno");
-    for (const i of [0, 2, 5]) expect(sent(i)).toMatchObject({ duplicate: false, dispatched: true });
+    for (const i of [0, 2, 5]) expect(sent(i)).toMatchObject({ duplicate: false, dispatched: false });
     expect(sent(0).message).toMatchObject({ senderId: 310n, to: 311n, content: "uno", clientMsgId: "lote-1", clientTimestamp: "2024-01-15T10:30:00Z" });
     expect(sent(2).message).toMatchObject({ senderId: 300n, to: 3000n, roomType: RoomType.GRUPAL, content: "al grupo" });
     expect(sent(5).message!.to).toBe(311n);
@@ -217,15 +228,31 @@ describe("SendMessages", () => {
       { id: String(sent(2).message!.id), contenido: "al grupo", metadatos: {}, client_msg_id: null },
       { id: String(sent(5).message!.id), contenido: "dos", metadatos: { k: "v" }, client_msg_id: null },
     ]);
-    const recipients = await query("select mensaje_id, destinatario_id from destinatarios_mensaje where mensaje_id = any($1::bigint[]) order by 1, 2", [
-      [0, 2, 5].map((i) => String(sent(i).message!.id)),
-    ]);
-    expect(recipients).toEqual([
+    expect((await toPeer).message!.id).toBe(sent(0).message!.id);
+    const recipientRows = () =>
+      query("select mensaje_id, destinatario_id from destinatarios_mensaje where mensaje_id = any($1::bigint[]) order by 1, 2", [[0, 2, 5].map((i) => String(sent(i).message!.id))]);
+    await waitFor(async () => (await recipientRows()).length === 3, 5000, "the recipients to be recorded");
+    expect(await recipientRows()).toEqual([
       { mensaje_id: String(sent(0).message!.id), destinatario_id: "311" },
       { mensaje_id: String(sent(2).message!.id), destinatario_id: "301" },
       { mensaje_id: String(sent(5).message!.id), destinatario_id: "311" },
     ]);
-    expect((await toPeer).message!.id).toBe(sent(0).message!.id);
+  });
+
+  it("answers only the stored ids when asked for compact results, and a duplicate whole", async () => {
+    const first = await sys.clients.messages.sendMessages({ requests: [text(320n, 321n, "compacto", { clientMsgId: "c-1" })], compactResults: true });
+    const again = await sys.clients.messages.sendMessages({ requests: [text(320n, 321n, "compacto", { clientMsgId: "c-1" })], compactResults: true });
+    const [a] = first.results;
+    const [b] = again.results;
+    if (a?.outcome.case !== "sent" || b?.outcome.case !== "sent") throw new Error("both sends must be sent");
+    const stored = a.outcome.value.message!;
+    expect(stored.id).toBeGreaterThan(0n);
+    expect(stored.roomId).toBeGreaterThan(0n);
+    expect(stored.uuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(stored.sentAt).toBeDefined();
+    expect(stored).toMatchObject({ roomType: RoomType.DIRECTO, clientMsgId: "c-1", content: "", senderId: 0n, to: 0n });
+    expect(b.outcome.value).toMatchObject({ duplicate: true });
+    expect(b.outcome.value.message).toMatchObject({ id: stored.id, content: "compacto", senderId: 320n, to: 321n });
   });
 
   it("sends only as the acting user when the call names one", async () => {
@@ -246,13 +273,16 @@ describe("SendMessages", () => {
     expect(await count("mensajes")).toBe(before);
   });
 
-  it("gathers concurrent sends into shared statements and keeps every room in stored order", async () => {
+  it("gathers concurrent sends into shared statements and keeps every room in stored order, numbered 1, 2, 3…", async () => {
     const events = new Map<bigint, bigint[]>();
+    const seqs = new Map<bigint, bigint[]>();
     const sub = nc.subscribe(`${sys.prefix}.user.*.message`, {
       callback: (_err, msg) => {
-        const m = fromBinary(MessageCreatedSchema, msg.data).message!;
+        const event = fromBinary(MessageCreatedSchema, msg.data);
+        const m = event.message!;
         if (m.senderId < 340n || m.senderId >= 350n || !msg.subject.endsWith(`.user.${m.to}.message`)) return;
         events.set(m.roomId, [...(events.get(m.roomId) ?? []), m.id]);
+        seqs.set(m.roomId, [...(seqs.get(m.roomId) ?? []), event.roomSeq]);
       },
     });
     await nc.flush();
@@ -265,6 +295,7 @@ describe("SendMessages", () => {
     for (const [roomId, ids] of events) {
       const mine = stored.filter((m) => m.roomId === roomId).map((m) => m.id).sort((a, b) => (a < b ? -1 : 1));
       expect(ids).toEqual(mine);
+      expect(seqs.get(roomId)).toEqual(mine.map((_, i) => BigInt(i + 1)));
     }
     const metrics = await (await fetch(`http://127.0.0.1:${sys.messages.metricsPort}/metrics`)).text();
     // Some statement stored more than one message.

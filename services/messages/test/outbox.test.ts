@@ -27,50 +27,64 @@ afterAll(async () => {
 const query = (sql: string, params: unknown[] = []) => withClient(sys.db.url, async (c) => (await c.query(sql, params)).rows);
 
 describe("when delivery is down", () => {
-  it("stores the message, answers dispatched=false, and delivers it once delivery is back", async () => {
-    const res = await sys.clients.messages.sendMessage({ senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "guardado" });
-    expect(res.dispatched).toBe(false);
-    const id = res.message!.id;
-    expect(await query("select count(*)::int as n from mensajes where id = $1", [String(id)])).toEqual([{ n: 1 }]);
-    expect(await query("select mensaje_id from mensajes_despacho_pendiente")).toEqual([{ mensaje_id: String(id) }]);
-    expect(await query("select * from destinatarios_mensaje")).toEqual([]);
-
+  it("stores and answers, publishes live anyway, and records the recipient once delivery is back", async () => {
     const nc = await connect({ servers: sys.natsUrl });
-    const sub = nc.subscribe(`${sys.prefix}.user.2.message`, { max: 1, timeout: 15_000 });
+    const events: bigint[] = [];
+    const sub = nc.subscribe(`${sys.prefix}.user.2.message`, { callback: (_e, msg) => events.push(fromBinary(MessageCreatedSchema, msg.data).message!.id) });
     await nc.flush();
-    const delivery = await startDelivery(deliveryConfig({ ...sys.env, DELIVERY_PORT: String(deliveryPort) }), logger);
     try {
-      for await (const msg of sub) expect(fromBinary(MessageCreatedSchema, msg.data).message!.id).toBe(id);
-      await waitFor(async () => (await query("select count(*)::int as n from mensajes_despacho_pendiente"))[0].n === 0, 10_000, "outbox drained");
-      expect(await query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1", [String(id)])).toEqual([{ destinatario_id: "2" }]);
+      const res = await sys.clients.messages.sendMessage({ senderId: 1n, to: 2n, type: RoomType.DIRECTO, content: "guardado" });
+      const id = res.message!.id;
+      expect(await query("select count(*)::int as n from mensajes where id = $1", [String(id)])).toEqual([{ n: 1 }]);
+      // Recipients online still get it live, though delivery could not record them.
+      await waitFor(() => events.includes(id), 5000, "the live event");
+      expect(await query("select mensaje_id from mensajes_despacho_pendiente")).toEqual([{ mensaje_id: String(id) }]);
+      expect(await query("select * from destinatarios_mensaje")).toEqual([]);
+
+      const delivery = await startDelivery(deliveryConfig({ ...sys.env, DELIVERY_PORT: String(deliveryPort) }), logger);
+      try {
+        await waitFor(async () => (await query("select count(*)::int as n from mensajes_despacho_pendiente"))[0].n === 0, 10_000, "outbox drained");
+        expect(await query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1", [String(id)])).toEqual([{ destinatario_id: "2" }]);
+      } finally {
+        await delivery.close();
+      }
     } finally {
-      await delivery.close();
+      sub.unsubscribe();
       await nc.drain();
     }
   });
 });
 
 describe("after an outage", () => {
-  it("hands a room's messages to delivery in id order: a new one never overtakes a waiting one", async () => {
+  it("publishes a room in stored order with consecutive room_seq, and retries the hand-off from the outbox", async () => {
     const port = await freePort();
-    const messages = await startMessages(loadConfig({ ...sys.env, DELIVERY_URL: `http://127.0.0.1:${port}`, DISPATCH_RETRY_INTERVAL_MS: "60000" }), logger);
+    const messages = await startMessages(loadConfig({ ...sys.env, DELIVERY_URL: `http://127.0.0.1:${port}` }), logger);
     const client = createServiceClient(MessagesService, { baseUrl: messages.url });
     const nc = await connect({ servers: sys.natsUrl });
-    const ids: bigint[] = [];
-    const sub = nc.subscribe(`${sys.prefix}.user.71.message`, { callback: (_e, msg) => ids.push(fromBinary(MessageCreatedSchema, msg.data).message!.id) });
+    const events: { id: bigint; seq: bigint }[] = [];
+    const sub = nc.subscribe(`${sys.prefix}.user.71.message`, {
+      callback: (_e, msg) => {
+        const event = fromBinary(MessageCreatedSchema, msg.data);
+        events.push({ id: event.message!.id, seq: event.roomSeq });
+      },
+    });
     await nc.flush();
     try {
       const first = await client.sendMessage({ senderId: 70n, to: 71n, type: RoomType.DIRECTO, content: "primero" });
-      expect(first.dispatched).toBe(false);
-      // Delivery comes back; the outbox scan is far away, so only the next send can drain it.
+      const second = await client.sendMessage({ senderId: 70n, to: 71n, type: RoomType.DIRECTO, content: "segundo" });
+      const ids = [first.message!.id, second.message!.id];
+      await waitFor(() => events.length >= 2, 5000, "both events");
+      expect(events.slice(0, 2)).toEqual([
+        { id: ids[0], seq: 1n },
+        { id: ids[1], seq: 2n },
+      ]);
       const delivery = await startDelivery(deliveryConfig({ ...sys.env, DELIVERY_PORT: String(port) }), logger);
       try {
-        const second = await client.sendMessage({ senderId: 70n, to: 71n, type: RoomType.DIRECTO, content: "segundo" });
-        expect(second.dispatched).toBe(true);
-        await nc.flush();
-        await waitFor(() => ids.length >= 2, 5000, "both events");
-        expect(ids).toEqual([first.message!.id, second.message!.id]);
-        await waitFor(async () => (await query("select count(*)::int as n from mensajes_despacho_pendiente where mensaje_id in ($1, $2)", [String(first.message!.id), String(second.message!.id)]))[0].n === 0, 5000, "both entries cleared");
+        const waiting = () => query("select count(*)::int as n from mensajes_despacho_pendiente where mensaje_id in ($1, $2)", ids.map(String));
+        await waitFor(async () => (await waiting())[0].n === 0, 10_000, "both entries handed off");
+        expect(await query("select mensaje_id from destinatarios_mensaje where mensaje_id in ($1, $2) order by 1", ids.map(String))).toEqual(ids.map((id) => ({ mensaje_id: String(id) })));
+        // A retried hand-off publishes again, with the message's own room_seq.
+        for (const event of events) expect(event.seq).toBe(event.id === ids[0] ? 1n : 2n);
       } finally {
         await delivery.close();
       }

@@ -6,10 +6,11 @@ import { Member, type SocketLike } from "../fanout.js";
 import { toReceived } from "../protocol/format.js";
 import type { HandshakeInput, Identity } from "../auth.js";
 import { ProtocolError } from "../protocol/errors.js";
-import { registerGroupHandlers } from "./groups.js";
-import { registerHistoryHandlers } from "./history.js";
-import { registerMessageHandlers } from "./messages.js";
-import { registerReceiptHandlers } from "./receipts.js";
+import { createEventTable } from "./dispatch.js";
+import { groupHandlers } from "./groups.js";
+import { historyHandlers } from "./history.js";
+import { messageHandlers } from "./messages.js";
+import { receiptHandlers } from "./receipts.js";
 
 const PAGE = 500;
 
@@ -100,10 +101,16 @@ async function withRetries(connected: () => boolean, task: () => Promise<void>):
 
 
 /**
- * After the handshake: register the socket for fan-out and its event handlers, say
+ * The connection handler of an edge: for each socket, after the handshake, register it for
+ * fan-out and attach the client events' listeners (built once, for every socket), say
  * `connected`, then re-join persisted groups and replay pending messages before live ones.
  */
-export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
+export function createConnectionHandler(ctx: EdgeContext): (socket: EdgeSocket) => void {
+  const attach = createEventTable(ctx, { ...groupHandlers(ctx), ...messageHandlers(ctx), ...receiptHandlers(ctx), ...historyHandlers(ctx) });
+  return (socket) => onConnection(ctx, socket, attach);
+}
+
+function onConnection(ctx: EdgeContext, socket: EdgeSocket, attach: (socket: EdgeSocket, member: Member) => void): void {
   const userId = socket.data.userId;
   // The socket's fields on its log lines (not a pino child: one per socket costs memory).
   const who = { sid: socket.id, userId };
@@ -119,10 +126,7 @@ export function onConnection(ctx: EdgeContext, socket: EdgeSocket): void {
   ctx.fanout.add(member);
   ctx.metrics.sockets.inc();
 
-  registerGroupHandlers(ctx, socket, member);
-  registerMessageHandlers(ctx, socket, member);
-  registerReceiptHandlers(ctx, socket, member);
-  registerHistoryHandlers(ctx, socket, member);
+  attach(socket, member);
 
   socket.on("disconnect", (reason) => {
     ctx.fanout.remove(member);

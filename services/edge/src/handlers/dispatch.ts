@@ -8,68 +8,79 @@ import { toProtocolError } from "../protocol/errors.js";
 /** Client events a socket may have waiting before new ones are refused. */
 const MAX_QUEUED = 64;
 
-/** Per socket: events are handled one at a time, in the order they arrived. */
-const queues = new WeakMap<Member, { tail: Promise<void>; size: number }>();
+/** One client event: the reply event it answers with (besides the callback), and its work. */
+export interface EventHandler {
+  reply: keyof ServerToClientEvents | null;
+  handle(member: Member, payload: unknown): Promise<object>;
+}
 
-export type Handler = (payload: unknown) => Promise<object>;
+/** The edge's client events, each handled by one function for every socket. */
+export type EventTable = Partial<Record<keyof ClientToServerEvents, EventHandler>>;
 
 /** Emits an event by name (the typed emit wants literal names). */
-const emitTo = (socket: EdgeSocket, event: string, payload: unknown) =>
-  (socket as unknown as { emit(event: string, payload: unknown): boolean }).emit(event, payload);
+const emitTo = (member: Member, event: string, payload: unknown) => member.socket.emit(event, payload);
 
 /**
- * Registers a client event: parses out the optional ack callback, runs the handler in the
- * socket's queue, then answers with the callback and the reply event — or, on refusal, with
- * `{status:"error", code, message}` to the callback and an `error` event. A handler error
- * never reaches other sockets or the process.
+ * Runs one client event: parses out the optional ack callback, runs the handler in the
+ * socket's queue (one event at a time, in arrival order), then answers with the callback and
+ * the reply event — or, on refusal, with `{status:"error", code, message}` to the callback and
+ * an `error` event. A handler error never reaches other sockets or the process.
  */
-export function onEvent(
-  ctx: EdgeContext,
-  socket: EdgeSocket,
-  member: Member,
-  event: keyof ClientToServerEvents,
-  replyEvent: keyof ServerToClientEvents | null,
-  handler: Handler,
-): void {
-  (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
-    const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (reply: unknown) => void) : undefined;
-    const payload = args[0];
-    const queue = queues.get(member) ?? { tail: Promise.resolve(), size: 0 };
-    queues.set(member, queue);
-
-    const refuse = (code: ErrorCode, message: string) => {
-      ctx.metrics.events.inc({ event, outcome: code });
-      ack?.({ status: "error", code, message });
-      emitTo(socket, "error", { event, code, message });
-    };
-    if (!ctx.limiter.allow(member, member.userId)) {
-      refuse("RATE_LIMITED", "demasiados eventos; espera un momento y reintenta");
-      return;
-    }
-    if (queue.size >= MAX_QUEUED) {
-      refuse("RATE_LIMITED", "demasiados eventos pendientes en esta conexión; espera las respuestas");
-      return;
-    }
-    queue.size++;
-    ctx.inflight.count++;
-    queue.tail = queue.tail.then(async () => {
-      try {
-        // One trace per client event: the RPCs, SQL and NATS events it causes hang below it.
-        const reply = await inSpan(`socket ${event}`, SpanKind.SERVER, { "redup.user": member.userId, "socket.id": socket.id }, () => handler(payload));
-        const fallback = (reply as { saved_to_db?: boolean }).saved_to_db === false;
-        ctx.metrics.events.inc({ event, outcome: fallback ? "fallback" : "ok" });
-        ack?.(reply);
-        if (replyEvent) emitTo(socket, replyEvent, reply);
-      } catch (err) {
-        const refusal = toProtocolError(err);
-        if (refusal.code === "INTERNAL_ERROR") {
-          ctx.logger.error({ event, sid: socket.id, userId: member.userId, err: describeError(err) }, "event failed");
-        }
-        refuse(refusal.code, refusal.message);
-      } finally {
-        queue.size--;
-        ctx.inflight.count--;
+function run(ctx: EdgeContext, member: Member, event: string, handler: EventHandler, args: unknown[]): void {
+  const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (reply: unknown) => void) : undefined;
+  const payload = args[0];
+  const refuse = (code: ErrorCode, message: string) => {
+    ctx.metrics.events.inc({ event, outcome: code });
+    ack?.({ status: "error", code, message });
+    emitTo(member, "error", { event, code, message });
+  };
+  if (!ctx.limiter.allow(member, member.userId)) {
+    refuse("RATE_LIMITED", "demasiados eventos; espera un momento y reintenta");
+    return;
+  }
+  if (member.queued >= MAX_QUEUED) {
+    refuse("RATE_LIMITED", "demasiados eventos pendientes en esta conexión; espera las respuestas");
+    return;
+  }
+  member.queued++;
+  ctx.inflight.count++;
+  member.queue = member.queue.then(async () => {
+    try {
+      // One trace per client event: the RPCs, SQL and NATS events it causes hang below it.
+      const reply = await inSpan(`socket ${event}`, SpanKind.SERVER, { "redup.user": member.userId, "socket.id": member.sid }, () => handler.handle(member, payload));
+      const fallback = (reply as { saved_to_db?: boolean }).saved_to_db === false;
+      ctx.metrics.events.inc({ event, outcome: fallback ? "fallback" : "ok" });
+      ack?.(reply);
+      if (handler.reply) emitTo(member, handler.reply, reply);
+    } catch (err) {
+      const refusal = toProtocolError(err);
+      if (refusal.code === "INTERNAL_ERROR") {
+        ctx.logger.error({ event, sid: member.sid, userId: member.userId, err: describeError(err) }, "event failed");
       }
-    });
+      refuse(refusal.code, refusal.message);
+    } finally {
+      member.queued--;
+      ctx.inflight.count--;
+    }
   });
+}
+
+/**
+ * Builds the edge's listeners once: one function per client event, shared by every socket
+ * (Socket.IO calls it with the socket as `this`), instead of a closure per event per socket —
+ * memory that a socket otherwise holds for its whole life. `attach` registers them on a new
+ * socket.
+ */
+export function createEventTable(ctx: EdgeContext, table: EventTable): (socket: EdgeSocket, member: Member) => void {
+  const listeners = Object.entries(table).map(([event, handler]) => {
+    const listener = function (this: EdgeSocket, ...args: unknown[]) {
+      const member = this.data.member;
+      if (member) run(ctx, member, event, handler, args);
+    };
+    return [event, listener] as const;
+  });
+  return (socket, member) => {
+    socket.data.member = member;
+    for (const [event, listener] of listeners) (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, listener);
+  };
 }

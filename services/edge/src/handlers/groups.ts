@@ -1,11 +1,10 @@
 import { Code } from "@connectrpc/connect";
 import { describeError, onBehalfOf } from "@redup/kit";
-import type { EdgeContext, EdgeSocket } from "../context.js";
+import type { EdgeContext } from "../context.js";
 import type { GroupJoinedReply } from "../events.js";
-import type { Member } from "../fanout.js";
 import { ProtocolError, toProtocolError } from "../protocol/errors.js";
 import { asObject, parseId } from "../protocol/parse.js";
-import { onEvent } from "./dispatch.js";
+import type { EventTable } from "./dispatch.js";
 
 /**
  * Refuses unless the user is a member of the group. Sending may trust this edge's view (a
@@ -29,33 +28,40 @@ async function announce(ctx: EdgeContext, userId: string, groupId: bigint, joine
   }
 }
 
-export function registerGroupHandlers(ctx: EdgeContext, socket: EdgeSocket, member: Member): void {
-  onEvent(ctx, socket, member, "join_group", "group_joined", async (payload) => {
-    const groupId = parseId(asObject(payload)["group_id"], "group_id");
-    if (ctx.config.groupPolicy === "members") {
-      // Only users a backend registered through the rooms API may join (and so read or send).
-      const { isMember } = await ctx.rooms.checkMembership({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
-      if (!isMember) throw new ProtocolError("NOT_A_MEMBER", "este grupo solo admite miembros registrados");
-    } else {
-      try {
-        await ctx.rooms.joinGroup({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
-      } catch (err) {
-        throw toProtocolError(err, { [Code.FailedPrecondition]: "NOT_A_MEMBER" });
-      }
-    }
-    // Membership is the user's: every socket of the user, on every edge, listens to the group.
-    await announce(ctx, member.userId, groupId, true);
-    ctx.logger.info({ userId: member.userId, sid: socket.id, groupId: String(groupId) }, `[JOIN_GROUP] user_id=${member.userId} | sid=${socket.id} | group_id=${groupId}`);
-    const reply: GroupJoinedReply = { status: "ok", group_id: String(groupId), user_id: member.userId };
-    return reply;
-  });
-
-  onEvent(ctx, socket, member, "leave_group", "group_left", async (payload) => {
-    const groupId = parseId(asObject(payload)["group_id"], "group_id");
-    await ctx.rooms.leaveGroup({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
-    await announce(ctx, member.userId, groupId, false);
-    ctx.logger.info({ userId: member.userId, sid: socket.id, groupId: String(groupId) }, `[LEAVE_GROUP] user_id=${member.userId} | sid=${socket.id} | group_id=${groupId}`);
-    const reply: GroupJoinedReply = { status: "ok", group_id: String(groupId), user_id: member.userId };
-    return reply;
-  });
+export function groupHandlers(ctx: EdgeContext): EventTable {
+  return {
+    join_group: {
+      reply: "group_joined",
+      async handle(member, payload) {
+        const groupId = parseId(asObject(payload)["group_id"], "group_id");
+        if (ctx.config.groupPolicy === "members") {
+          // Only users a backend registered through the rooms API may join (and so read or send).
+          const { isMember } = await ctx.rooms.checkMembership({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
+          if (!isMember) throw new ProtocolError("NOT_A_MEMBER", "este grupo solo admite miembros registrados");
+        } else {
+          try {
+            await ctx.rooms.joinGroup({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
+          } catch (err) {
+            throw toProtocolError(err, { [Code.FailedPrecondition]: "NOT_A_MEMBER" });
+          }
+        }
+        // Membership is the user's: every socket of the user, on every edge, listens to the group.
+        await announce(ctx, member.userId, groupId, true);
+        ctx.logger.info({ userId: member.userId, sid: member.sid, groupId: String(groupId) }, `[JOIN_GROUP] user_id=${member.userId} | sid=${member.sid} | group_id=${groupId}`);
+        const reply: GroupJoinedReply = { status: "ok", group_id: String(groupId), user_id: member.userId };
+        return reply;
+      },
+    },
+    leave_group: {
+      reply: "group_left",
+      async handle(member, payload) {
+        const groupId = parseId(asObject(payload)["group_id"], "group_id");
+        await ctx.rooms.leaveGroup({ groupId, userId: BigInt(member.userId) }, onBehalfOf(member.userId));
+        await announce(ctx, member.userId, groupId, false);
+        ctx.logger.info({ userId: member.userId, sid: member.sid, groupId: String(groupId) }, `[LEAVE_GROUP] user_id=${member.userId} | sid=${member.sid} | group_id=${groupId}`);
+        const reply: GroupJoinedReply = { status: "ok", group_id: String(groupId), user_id: member.userId };
+        return reply;
+      },
+    },
+  };
 }

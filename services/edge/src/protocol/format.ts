@@ -1,24 +1,13 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { MessageType, type Message } from "@redup/proto/redup/messages/v1/messages_pb";
+import { messageKindOf, type MessageKind as KitKind } from "@redup/kit";
+import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import type { ChatType, MessageKind, ReceivedMessage, SendAck } from "../events.js";
+import type { SendInput } from "./parse.js";
 
-const KIND_BY_ENUM: Record<MessageType, MessageKind> = {
-  [MessageType.UNSPECIFIED]: "texto",
-  [MessageType.TEXTO]: "texto",
-  [MessageType.IMAGEN]: "imagen",
-  [MessageType.ARCHIVO]: "archivo",
-  [MessageType.AUDIO]: "audio",
-  [MessageType.SISTEMA]: "sistema",
-};
-
-export const ENUM_BY_KIND: Record<MessageKind, MessageType> = {
-  texto: MessageType.TEXTO,
-  imagen: MessageType.IMAGEN,
-  archivo: MessageType.ARCHIVO,
-  audio: MessageType.AUDIO,
-  sistema: MessageType.SISTEMA,
-};
+// The protocol's kinds (events.ts, for client typing) and the kit's (read off the proto) must
+// be the same set: this line stops compiling when one of them gains or loses a kind.
+export const KINDS_MATCH: [MessageKind] extends [KitKind] ? ([KitKind] extends [MessageKind] ? true : never) : never = true;
 
 export const roomTypeOf = (type: ChatType) => (type === "directo" ? RoomType.DIRECTO : RoomType.GRUPAL);
 const chatTypeOf = (type: RoomType): ChatType => (type === RoomType.GRUPAL ? "grupal" : "directo");
@@ -40,13 +29,36 @@ export function toReceived(m: Message): ReceivedMessage {
     to: String(m.to),
     message: m.content,
     type: chatTypeOf(m.roomType),
-    message_type: KIND_BY_ENUM[m.messageType] ?? "texto",
+    message_type: messageKindOf(m.messageType) ?? "texto",
     timestamp: m.clientTimestamp || sentAt,
     mensaje_id: idOrNull(m.id),
     mensaje_uuid: m.uuid,
     enviado_en: sentAt,
     sala_chat_id: idOrNull(m.roomId),
     url_archivo: m.urlArchivo === "" ? null : m.urlArchivo,
+  };
+}
+
+/**
+ * The ACK of a message just stored, from what the socket sent and what only the store knows
+ * (ids, uuid, time): the messages service answers the edge with those alone.
+ */
+export function ackOfStored(input: SendInput, userId: string, stored: Message): SendAck {
+  const sentAt = isoUtc(stored.sentAt);
+  return {
+    status: "sent",
+    to: String(input.to),
+    sender_id: userId,
+    timestamp: input.timestamp ?? sentAt,
+    type: input.type,
+    message_type: input.kind,
+    saved_to_db: true,
+    mensaje_id: String(stored.id),
+    sala_chat_id: String(stored.roomId),
+    message: "Mensaje enviado y guardado en BD",
+    mensaje_uuid: stored.uuid,
+    enviado_en: sentAt,
+    client_msg_id: input.clientMsgId,
   };
 }
 

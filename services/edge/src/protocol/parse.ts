@@ -1,11 +1,8 @@
-import { isHttpUrl, isIsoTimestamp, MAX_BIGINT } from "@redup/kit";
+import { isMessageKind, MAX_BIGINT, MESSAGE_KINDS, SEND_LIMITS, sendRule, textRule, type SendRule } from "@redup/kit";
 import type { ChatType, MessageKind } from "../events.js";
 import { ProtocolError } from "./errors.js";
 
-const MESSAGE_KINDS: readonly MessageKind[] = ["texto", "imagen", "archivo", "audio", "sistema"];
 const CHAT_TYPES: readonly ChatType[] = ["directo", "grupal"];
-const MAX_URL_LENGTH = 2048;
-const MAX_CLIENT_MSG_ID = 64;
 
 /** The payload must be a plain object (not a string, array, number or null). */
 export function asObject(payload: unknown): Record<string, unknown> {
@@ -51,18 +48,31 @@ function optionalString(value: unknown, field: string, code: ProtocolError["code
   return value;
 }
 
-const charCount = (s: string) => {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-};
+/** The guide's wording of each send rule (the rules themselves are the kit's, shared with messages). */
+function refusal(rule: SendRule, kind: MessageKind, maxLength: number): ProtocolError {
+  switch (rule) {
+    case "MESSAGE_TOO_LONG":
+      return new ProtocolError(rule, `el mensaje supera ${maxLength} caracteres`);
+    case "INVALID_TEXT":
+      return new ProtocolError("INVALID_PAYLOAD", "el mensaje contiene caracteres no válidos");
+    case "EMPTY_MESSAGE":
+      return new ProtocolError(rule, "message es requerido y no puede estar vacío");
+    case "MISSING_URL":
+      return new ProtocolError(rule, `un mensaje de tipo ${kind} requiere url_archivo`);
+    case "INVALID_URL":
+      return new ProtocolError(rule, "url_archivo debe ser una URL http(s)");
+    case "INVALID_TIMESTAMP":
+      return new ProtocolError(rule, "timestamp debe ser una fecha ISO 8601");
+    case "INVALID_CLIENT_MSG_ID":
+      return new ProtocolError(rule, `client_msg_id debe tener entre 1 y ${SEND_LIMITS.maxClientMsgIdLength} caracteres`);
+  }
+}
 
 /** Text content: bounded in characters, and without NUL (PostgreSQL text cannot hold it). */
 export function parseText(value: unknown, maxLength: number): string {
   const text = optionalString(value, "message", "INVALID_PAYLOAD") ?? "";
-  if (text.length > maxLength * 2 || charCount(text) > maxLength)
-    throw new ProtocolError("MESSAGE_TOO_LONG", `el mensaje supera ${maxLength} caracteres`);
-  if (text.includes("\u0000")) throw new ProtocolError("INVALID_PAYLOAD", "el mensaje contiene caracteres no válidos");
+  const rule = textRule(text, maxLength);
+  if (rule) throw refusal(rule, "texto", maxLength);
   return text;
 }
 
@@ -83,28 +93,16 @@ export function parseSend(payload: unknown, userId: bigint, maxLength: number): 
   if (type === "directo" && to === userId) throw new ProtocolError("INVALID_ID", "no puedes enviarte un mensaje directo a ti mismo");
 
   const rawKind = p["message_type"] ?? "texto";
-  if (typeof rawKind !== "string" || !(MESSAGE_KINDS as readonly string[]).includes(rawKind))
-    throw new ProtocolError("INVALID_MESSAGE_TYPE", `message_type debe ser uno de: ${MESSAGE_KINDS.join(", ")}`);
-  const kind = rawKind as MessageKind;
+  if (!isMessageKind(rawKind)) throw new ProtocolError("INVALID_MESSAGE_TYPE", `message_type debe ser uno de: ${MESSAGE_KINDS.join(", ")}`);
+  const kind = rawKind;
 
-  const text = parseText(p["message"], maxLength);
-  if ((kind === "texto" || kind === "sistema") && text.trim() === "")
-    throw new ProtocolError("EMPTY_MESSAGE", "message es requerido y no puede estar vacío");
-
+  const text = optionalString(p["message"], "message", "INVALID_PAYLOAD") ?? "";
   const rawUrl = optionalString(p["url_archivo"], "url_archivo", "INVALID_URL");
   const url = rawUrl === null || rawUrl.trim() === "" ? null : rawUrl.trim();
-  if (url === null && (kind === "imagen" || kind === "archivo" || kind === "audio"))
-    throw new ProtocolError("MISSING_URL", `un mensaje de tipo ${kind} requiere url_archivo`);
-  if (url !== null && (url.length > MAX_URL_LENGTH || !isHttpUrl(url)))
-    throw new ProtocolError("INVALID_URL", "url_archivo debe ser una URL http(s)");
-
   const timestamp = optionalString(p["timestamp"], "timestamp", "INVALID_TIMESTAMP");
-  if (timestamp !== null && (timestamp.length > 64 || !isIsoTimestamp(timestamp)))
-    throw new ProtocolError("INVALID_TIMESTAMP", "timestamp debe ser una fecha ISO 8601");
-
   const clientMsgId = optionalString(p["client_msg_id"], "client_msg_id", "INVALID_CLIENT_MSG_ID");
-  if (clientMsgId !== null && (clientMsgId.length === 0 || clientMsgId.length > MAX_CLIENT_MSG_ID || clientMsgId.includes("\u0000")))
-    throw new ProtocolError("INVALID_CLIENT_MSG_ID", `client_msg_id debe tener entre 1 y ${MAX_CLIENT_MSG_ID} caracteres`);
+  const rule = sendRule({ kind, text, url: url ?? undefined, timestamp: timestamp ?? undefined, clientMsgId: clientMsgId ?? undefined }, maxLength);
+  if (rule) throw refusal(rule, kind, maxLength);
 
   return { type, to, text, kind, url, timestamp, clientMsgId };
 }

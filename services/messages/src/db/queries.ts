@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sqlStateOf, transaction, type Db } from "@redup/kit";
+import { preparedQuery, sqlStateOf, transaction, type Db } from "@redup/kit";
 import { and, asc, desc, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import * as schema from "./schema.js";
 import { mensajes, mensajesCliente, mensajesDespachoPendiente, type Mensaje, type MensajeCliente } from "./schema.js";
@@ -32,18 +32,16 @@ export interface NewMessage {
   clientMsgId: string | undefined;
   clientTimestamp: string | undefined;
   origin: string;
-  /** How long the sender has to dispatch inline before the outbox worker may take over. */
-  inlineLeaseMs: number;
 }
 
 const isIdempotencyConflict = (err: unknown) => sqlStateOf(err) === "23505";
 
-/** A row of the insert statement below, as the driver returns it (snake_case). */
-interface InsertedRow {
-  id: unknown;
+/** A row of STORE below, as the drivers return it (ids and counters as text, for exact bigints). */
+interface StoredRow {
+  id: string;
   mensaje_uuid: string;
-  sala_chat_id: unknown;
-  remitente_id: unknown;
+  sala_chat_id: string;
+  remitente_id: string;
   tipo_mensaje: Mensaje["tipoMensaje"];
   contenido: string | null;
   url_archivo: string | null;
@@ -51,18 +49,28 @@ interface InsertedRow {
   enviado_en: unknown;
   client_msg_id: string | null;
   client_timestamp: string | null;
+  con_cliente: boolean;
+  seq: string;
+  anterior_en: unknown;
 }
 
-const big = (v: unknown) => BigInt(String(v));
 const date = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
 
-/** A stored row as the insert statements below return it. */
-function fromInserted(row: InsertedRow, withClient: boolean): StoredMessage {
+/** A freshly stored message, with its place in its room. */
+export interface Stored {
+  stored: StoredMessage;
+  /** The message's room_seq: 1 for the room's first message, then one more each. */
+  seq: bigint;
+  /** When the room's previous message was stored; null when there is none. */
+  previousSentAt: Date | null;
+}
+
+function fromRow(row: StoredRow): Stored {
   const mensaje: Mensaje = {
-    id: big(row.id),
+    id: BigInt(row.id),
     mensajeUuid: row.mensaje_uuid,
-    salaChatId: big(row.sala_chat_id),
-    remitenteId: big(row.remitente_id),
+    salaChatId: BigInt(row.sala_chat_id),
+    remitenteId: BigInt(row.remitente_id),
     tipoMensaje: row.tipo_mensaje,
     contenido: row.contenido,
     urlArchivo: row.url_archivo,
@@ -71,48 +79,62 @@ function fromInserted(row: InsertedRow, withClient: boolean): StoredMessage {
     editadoEn: null,
     eliminadoEn: null,
   };
-  const cliente: MensajeCliente | null = withClient
+  const cliente: MensajeCliente | null = row.con_cliente
     ? { mensajeId: mensaje.id, remitenteId: mensaje.remitenteId, clientMsgId: row.client_msg_id, clientTimestamp: row.client_timestamp }
     : null;
-  return { mensaje, cliente };
+  return { stored: { mensaje, cliente }, seq: BigInt(row.seq), previousSentAt: row.anterior_en === null ? null : date(row.anterior_en) };
 }
 
 const hasClientData = (input: NewMessage) => input.clientMsgId !== undefined || input.clientTimestamp !== undefined;
 
-export type InsertOutcome = { stored: StoredMessage } | { duplicate: StoredMessage };
+export type InsertOutcome = Stored | { duplicate: StoredMessage };
 
 /**
- * Stores the message, its client data and its outbox entry in ONE statement (data-modifying
- * CTEs), so the hot path pays one round trip and one commit. With a client_msg_id, a retry
- * violates the idempotency index — concurrently, it waits until the first commits — and the
- * whole statement writes nothing; the result is then `{ duplicate }` with the original.
+ * Stores a batch of messages in ONE statement (one round trip, one commit), whatever its
+ * size: the columns go as arrays, so the text never changes and is prepared once.
+ * 1. `cuenta` locks the batch's rooms in `salas_secuencia`, in room order (two stores never
+ *    wait on each other in a cycle), and advances each room's counter by its messages.
+ * 2. The messages are numbered within their room and inserted in batch order. A message's
+ *    row is produced only after its room is locked, so its id is drawn after the room's
+ *    previous store committed: ids and room_seq follow the order of commits in every room,
+ *    whichever replica stores.
+ * 3. Client data (idempotency key, client timestamp) and the hand-off record (the outbox:
+ *    delivery must record the recipients, and the live event must go out) are written with
+ *    the messages, in the same commit.
+ * The kinds go as text[] and are cast in SQL: embedded PGlite cannot send an array of a
+ * custom enum type.
  */
-export async function insertMessage(db: MessagesDb, input: NewMessage): Promise<InsertOutcome> {
-  const v = input.values;
-  const withClient = hasClientData(input);
-  try {
-    const result = await db.execute<InsertedRow & Record<string, unknown>>(sql`
-      with m as (
-        insert into ${mensajes} (sala_chat_id, remitente_id, tipo_mensaje, contenido, url_archivo, metadatos)
-        values (${v.salaChatId}, ${v.remitenteId}, ${v.tipoMensaje ?? "texto"}::tipo_mensaje_enum, ${v.contenido ?? null}, ${v.urlArchivo ?? null}, ${JSON.stringify(v.metadatos ?? {})}::jsonb)
-        returning *
-      ), c as (
-        insert into ${mensajesCliente} (mensaje_id, remitente_id, client_msg_id, client_timestamp)
-        select id, remitente_id, ${input.clientMsgId ?? null}::text, ${input.clientTimestamp ?? null}::text from m where ${withClient}::boolean
-        returning client_msg_id, client_timestamp
-      ), o as (
-        insert into ${mensajesDespachoPendiente} (mensaje_id, origen, proximo_intento)
-        select id, ${input.origin}, now() + ${`${input.inlineLeaseMs} milliseconds`}::interval from m
-      )
-      select m.*, c.client_msg_id, c.client_timestamp from m left join c on true`);
-    return { stored: fromInserted((result as unknown as { rows: InsertedRow[] }).rows[0]!, withClient) };
-  } catch (err) {
-    if (input.clientMsgId === undefined || !isIdempotencyConflict(err)) throw err;
-    const original = await findByClientMsgId(db, v.remitenteId, input.clientMsgId);
-    if (!original) throw err;
-    return { duplicate: original };
-  }
-}
+const STORE = `
+with nuevos as (
+  select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
+                       $8::text[], $9::text[], $10::boolean[], $11::text[])
+    with ordinality as n(uuid, sala, remitente, tipo, contenido, url, metadatos, cmid, cts, con_cliente, origen, ord)
+), cuenta as (
+  insert into salas_secuencia as s (sala_chat_id, ultimo_seq)
+  select sala, count(*) from nuevos group by sala order by sala
+  on conflict (sala_chat_id) do update
+    set ultimo_seq = s.ultimo_seq + excluded.ultimo_seq, anterior_en = s.ultimo_en, ultimo_en = now()
+  returning sala_chat_id, ultimo_seq, anterior_en
+), numerados as (
+  select n.*, c.anterior_en,
+         c.ultimo_seq - count(*) over (partition by n.sala) + row_number() over (partition by n.sala order by n.ord) as seq
+  from nuevos n join cuenta c on c.sala_chat_id = n.sala
+), m as (
+  insert into mensajes (mensaje_uuid, sala_chat_id, remitente_id, tipo_mensaje, contenido, url_archivo, metadatos)
+  select uuid, sala, remitente, tipo::tipo_mensaje_enum, contenido, url, metadatos from numerados order by ord
+  returning id, mensaje_uuid, sala_chat_id, remitente_id, tipo_mensaje, contenido, url_archivo, metadatos, enviado_en
+), c as (
+  insert into mensajes_cliente (mensaje_id, remitente_id, client_msg_id, client_timestamp)
+  select m.id, m.remitente_id, n.cmid, n.cts from m join numerados n on n.uuid = m.mensaje_uuid where n.con_cliente
+), o as (
+  insert into mensajes_despacho_pendiente (mensaje_id, origen, seq_sala, proximo_intento)
+  select m.id, n.origen, n.seq, now() + $12::interval from m join numerados n on n.uuid = m.mensaje_uuid
+)
+select m.id::text as id, m.mensaje_uuid, m.sala_chat_id::text as sala_chat_id, m.remitente_id::text as remitente_id, m.tipo_mensaje,
+       m.contenido, m.url_archivo, m.metadatos, m.enviado_en, n.cmid as client_msg_id, n.cts as client_timestamp, n.con_cliente,
+       n.seq::text as seq, n.anterior_en
+from m join numerados n on n.uuid = m.mensaje_uuid
+order by n.ord`;
 
 /** True for errors about the rows themselves (constraints, values), not the database's health. */
 const isRowRefusal = (err: unknown) => {
@@ -121,65 +143,60 @@ const isRowRefusal = (err: unknown) => {
 };
 
 /**
- * Stores many messages in ONE statement: one round trip and one commit for the whole batch,
- * ids assigned in input order. When a row is refused — a retried client_msg_id, or a row an
- * existing upred_db rejects — nothing of the statement is kept and each message is stored on
- * its own (insertMessage), so every message gets its own outcome: stored, duplicate, or the
- * error it alone met. Errors that are not about a row (the database is down) fail them all.
+ * Stores the batch with STORE. The caller has `inlineLeaseMs` to hand the messages over
+ * itself before the outbox worker may take them. When a row is refused — a retried
+ * client_msg_id, or a row an existing upred_db rejects — nothing of the statement is kept
+ * and each message is stored on its own, so every message gets its own outcome: stored,
+ * duplicate (with the original), or the error it alone met. Errors that are not about a row
+ * (the database is down) fail them all.
  */
-export async function insertMessages(db: MessagesDb, inputs: NewMessage[]): Promise<(InsertOutcome | Error)[]> {
-  if (inputs.length > 1) {
-    const stored = await insertAll(db, inputs);
-    if (stored) return stored;
+export async function insertMessages(db: MessagesDb, inputs: NewMessage[], inlineLeaseMs: number): Promise<(InsertOutcome | Error)[]> {
+  try {
+    return await store(db, inputs, inlineLeaseMs);
+  } catch (err) {
+    if (!isRowRefusal(err)) throw err;
+    if (inputs.length === 1) return [await refusedAlone(db, inputs[0]!, err)];
   }
   const outcomes: (InsertOutcome | Error)[] = [];
   for (const input of inputs) {
     try {
-      outcomes.push(await insertMessage(db, input));
+      outcomes.push(...(await store(db, [input], inlineLeaseMs)));
     } catch (err) {
       if (!isRowRefusal(err)) throw err;
-      outcomes.push(err as Error);
+      outcomes.push(await refusedAlone(db, input, err));
     }
   }
   return outcomes;
 }
 
-/** The one-statement insert of insertMessages; undefined when a row was refused. */
-async function insertAll(db: MessagesDb, inputs: NewMessage[]): Promise<(InsertOutcome | Error)[] | undefined> {
-  const uuids = inputs.map(() => randomUUID());
-  const rows = inputs.map((input, i) => {
-    const v = input.values;
-    return sql`(${i}::int, ${uuids[i]}::uuid, ${v.salaChatId}::bigint, ${v.remitenteId}::bigint, ${v.tipoMensaje ?? "texto"}::tipo_mensaje_enum,
-      ${v.contenido ?? null}::text, ${v.urlArchivo ?? null}::text, ${JSON.stringify(v.metadatos ?? {})}::jsonb,
-      ${input.clientMsgId ?? null}::text, ${input.clientTimestamp ?? null}::text, ${hasClientData(input)}::boolean,
-      ${input.origin}::text, ${`${input.inlineLeaseMs} milliseconds`}::interval)`;
-  });
-  try {
-    const result = await db.execute<InsertedRow & Record<string, unknown>>(sql`
-      with nuevos (ord, uuid, sala, remitente, tipo, contenido, url, metadatos, cmid, cts, con_cliente, origen, plazo) as (
-        values ${sql.join(rows, sql`, `)}
-      ), m as (
-        insert into ${mensajes} (mensaje_uuid, sala_chat_id, remitente_id, tipo_mensaje, contenido, url_archivo, metadatos)
-        select uuid, sala, remitente, tipo, contenido, url, metadatos from nuevos order by ord
-        returning *
-      ), c as (
-        insert into ${mensajesCliente} (mensaje_id, remitente_id, client_msg_id, client_timestamp)
-        select m.id, m.remitente_id, n.cmid, n.cts from m join nuevos n on n.uuid = m.mensaje_uuid where n.con_cliente
-        returning mensaje_id, client_msg_id, client_timestamp
-      ), o as (
-        insert into ${mensajesDespachoPendiente} (mensaje_id, origen, proximo_intento)
-        select m.id, n.origen, now() + n.plazo from m join nuevos n on n.uuid = m.mensaje_uuid
-      )
-      select m.*, c.client_msg_id, c.client_timestamp from m left join c on c.mensaje_id = m.id`);
-    const byUuid = new Map((result as unknown as { rows: InsertedRow[] }).rows.map((row) => [String(row.mensaje_uuid), row]));
-    return inputs.map((input, i) => {
-      const row = byUuid.get(uuids[i]!);
-      return row ? { stored: fromInserted(row, hasClientData(input)) } : new Error("the batch insert did not return a stored row");
-    });
-  } catch (err) {
-    if (!isRowRefusal(err)) throw err;
-    return undefined;
+/** A message the database refused on its own: a retry of a stored client_msg_id (the original), or its error. */
+async function refusedAlone(db: MessagesDb, input: NewMessage, err: unknown): Promise<InsertOutcome | Error> {
+  if (input.clientMsgId !== undefined && isIdempotencyConflict(err)) {
+    // The conflicting insert has committed (a unique check waits for it), so it is visible now.
+    const original = await findByClientMsgId(db, input.values.remitenteId, input.clientMsgId);
+    if (original) return { duplicate: original };
   }
+  return err as Error;
+}
+
+async function store(db: MessagesDb, inputs: NewMessage[], inlineLeaseMs: number): Promise<Stored[]> {
+  const column = <T>(pick: (input: NewMessage) => T) => inputs.map(pick);
+  const rows = await preparedQuery<StoredRow>(db, "messages_store", STORE, [
+    inputs.map(() => randomUUID()),
+    column((i) => i.values.salaChatId),
+    column((i) => i.values.remitenteId),
+    column((i) => i.values.tipoMensaje ?? "texto"),
+    column((i) => i.values.contenido ?? null),
+    column((i) => i.values.urlArchivo ?? null),
+    column((i) => JSON.stringify(i.values.metadatos ?? {})),
+    column((i) => i.clientMsgId ?? null),
+    column((i) => i.clientTimestamp ?? null),
+    column(hasClientData),
+    column((i) => i.origin),
+    `${inlineLeaseMs} milliseconds`,
+  ]);
+  if (rows.length !== inputs.length) throw new Error(`the store returned ${rows.length} rows for ${inputs.length} messages`);
+  return rows.map(fromRow);
 }
 
 export async function getMessages(db: MessagesDb, ids: bigint[]): Promise<StoredMessage[]> {
@@ -248,37 +265,7 @@ export async function retryDispatchLater(db: MessagesDb, ids: bigint | bigint[],
     .where(inArray(mensajesDespachoPendiente.mensajeId, list));
 }
 
-/** Outbox entries of a room older than a message, oldest first, with their messages. */
-export function pendingInRoomBefore(db: MessagesDb, roomId: bigint, beforeId: bigint) {
-  return db
-    .select({ entry: mensajesDespachoPendiente, mensaje: mensajes, cliente: mensajesCliente })
-    .from(mensajesDespachoPendiente)
-    .innerJoin(mensajes, eq(mensajes.id, mensajesDespachoPendiente.mensajeId))
-    .leftJoin(mensajesCliente, eq(mensajesCliente.mensajeId, mensajes.id))
-    .where(and(eq(mensajes.salaChatId, roomId), lt(mensajesDespachoPendiente.mensajeId, beforeId)))
-    .orderBy(asc(mensajesDespachoPendiente.mensajeId));
-}
-
 /** Removes handed-over outbox entries in one statement. */
 export async function completeDispatches(db: MessagesDb, ids: bigint[]): Promise<void> {
   if (ids.length > 0) await db.delete(mensajesDespachoPendiente).where(inArray(mensajesDespachoPendiente.mensajeId, ids));
-}
-
-/** The rooms that have messages waiting in the outbox (at start, to keep their order). */
-export async function roomsWithBacklog(db: MessagesDb): Promise<bigint[]> {
-  const rows = await db
-    .selectDistinct({ room: mensajes.salaChatId })
-    .from(mensajesDespachoPendiente)
-    .innerJoin(mensajes, eq(mensajes.id, mensajesDespachoPendiente.mensajeId));
-  return rows.map((r) => r.room);
-}
-
-/** Which of these outbox entries are still waiting (another path may have sent them). */
-export async function stillPending(db: MessagesDb, ids: bigint[]): Promise<Set<bigint>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db
-    .select({ id: mensajesDespachoPendiente.mensajeId })
-    .from(mensajesDespachoPendiente)
-    .where(inArray(mensajesDespachoPendiente.mensajeId, ids));
-  return new Set(rows.map((r) => r.id));
 }

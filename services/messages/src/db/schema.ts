@@ -1,8 +1,9 @@
 import { sql } from "drizzle-orm";
 import type { JsonObject } from "@bufbuild/protobuf";
+import type { MessageKind } from "@redup/kit";
 import { bigint, bigserial, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
-/** The guide's enum of content kinds. */
+/** The guide's enum of content kinds; the kit's MessageKind must name the same (checked below). */
 export const tipoMensaje = pgEnum("tipo_mensaje_enum", ["texto", "imagen", "archivo", "audio", "sistema"]);
 
 /** The guide's `mensajes`, as is. */
@@ -52,12 +53,33 @@ export const mensajesDespachoPendiente = pgTable(
   {
     mensajeId: bigint("mensaje_id", { mode: "bigint" }).primaryKey(),
     origen: text("origen").notNull().default(""),
+    /** The message's room_seq, for its live event when a retry publishes it. */
+    seqSala: bigint("seq_sala", { mode: "bigint" }),
     intentos: integer("intentos").notNull().default(0),
     proximoIntento: timestamp("proximo_intento", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("mensajes_despacho_pendiente_proximo_idx").on(t.proximoIntento)],
 );
 
+/**
+ * Each room's message counter: how many messages the room has had since this table exists,
+ * and when its latest ones were stored. Every store locks its rooms' rows (in room order,
+ * so stores never deadlock) while it numbers and inserts their messages; that makes a
+ * room's ids and room_seq numbers follow the order of commits, whichever replica stores.
+ */
+export const salasSecuencia = pgTable("salas_secuencia", {
+  salaChatId: bigint("sala_chat_id", { mode: "bigint" }).primaryKey(),
+  /** The room_seq of the room's latest message. */
+  ultimoSeq: bigint("ultimo_seq", { mode: "bigint" }).notNull(),
+  /** When the latest store into the room committed its messages. */
+  ultimoEn: timestamp("ultimo_en", { withTimezone: true }).notNull().defaultNow(),
+  /** When the store before that one did (unset for a room's first store). */
+  anteriorEn: timestamp("anterior_en", { withTimezone: true }),
+});
+
 export type Mensaje = typeof mensajes.$inferSelect;
 export type MensajeCliente = typeof mensajesCliente.$inferSelect;
 export type TipoMensaje = (typeof tipoMensaje.enumValues)[number];
+// The database's kinds and the proto's (through the kit) must be the same set: this line
+// stops compiling when one of them gains or loses a kind.
+export const KINDS_MATCH: [TipoMensaje] extends [MessageKind] ? ([MessageKind] extends [TipoMensaje] ? true : never) : never = true;
