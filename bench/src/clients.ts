@@ -1,8 +1,11 @@
 import { io, type Socket } from "socket.io-client";
-import { latencyHistogram, nowUs } from "./stats.js";
+import { latencyHistogram, nowUs, type CpuWindow } from "./stats.js";
 
 export interface BenchOptions {
-  url: string;
+  /** The edges; users are spread over them round robin. */
+  urls: string[];
+  /** Marks the measured stretch of the scenario (the load, not its setup or drain). */
+  window: CpuWindow;
   seconds: number;
   /** Hard cap on messages sent, whatever the duration. */
   maxMessages: number;
@@ -20,6 +23,8 @@ export class Ledger {
   ackErrors = 0;
   received = 0;
   duplicates = 0;
+  /** Messages a socket received after a newer one of the same room (mensaje_id went back). */
+  outOfOrder = 0;
   readonly ackLatency = latencyHistogram();
   readonly receiveLatency = latencyHistogram();
   /** mensaje_id (or uuid for unsaved) → how many recipient sockets still owe it. */
@@ -31,7 +36,7 @@ export class Ledger {
 
   /** Forgets everything counted so far (after a warm-up round that has fully drained). */
   reset(): void {
-    this.sent = this.ackedSaved = this.ackedUnsaved = this.ackErrors = this.received = this.duplicates = 0;
+    this.sent = this.ackedSaved = this.ackedUnsaved = this.ackErrors = this.received = this.duplicates = this.outOfOrder = 0;
     this.ackLatency.reset();
     this.receiveLatency.reset();
     this.owed.clear();
@@ -57,14 +62,20 @@ export class Ledger {
     else this.owed.delete(key);
   }
 
-  /** Records one receive on one socket (dedupe is per socket, by the caller's `seen`). */
-  receive(message: Record<string, unknown>, seen: Set<string>): void {
+  /** Records one receive on one socket (dedupe is per socket, by the caller's `seen`; order by its `lastByRoom`). */
+  receive(message: Record<string, unknown>, seen: Set<string>, lastByRoom: Map<string, bigint>): void {
     const key = (message["mensaje_id"] as string | null) ?? (message["mensaje_uuid"] as string);
     if (seen.has(key)) {
       this.duplicates++;
       return;
     }
     seen.add(key);
+    const room = message["sala_chat_id"] as string | null;
+    if (room !== null && message["mensaje_id"] !== null) {
+      const id = BigInt(message["mensaje_id"] as string);
+      if ((lastByRoom.get(room) ?? 0n) > id) this.outOfOrder++;
+      else lastByRoom.set(room, id);
+    }
     this.received++;
     const started = this.sentAt.get(String(message["message"]).split(" ")[0]!);
     if (started !== undefined) this.receiveLatency.recordValue(Math.max(1, nowUs() - started));
@@ -89,6 +100,8 @@ export interface BenchClient {
   userId: number;
   socket: Socket;
   seen: Set<string>;
+  /** The newest mensaje_id received per room, to count messages that arrive out of order. */
+  lastByRoom: Map<string, bigint>;
   /** Called after each message this socket receives (event-driven waits, no polling). */
   onReceive?: () => void;
 }
@@ -96,10 +109,10 @@ export interface BenchClient {
 /** Connects one user and resolves once `connected` arrived (or rejects after 20 s). */
 export function connect(url: string, userId: number, ledger: Ledger | undefined, extra: Record<string, string> = {}): Promise<BenchClient> {
   const socket = io(url, { query: { user_id: String(userId), ...extra }, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 20_000 });
-  const client: BenchClient = { userId, socket, seen: new Set() };
+  const client: BenchClient = { userId, socket, seen: new Set(), lastByRoom: new Map() };
   if (ledger)
     socket.on("receive_message", (m: Record<string, unknown>) => {
-      ledger.receive(m, client.seen);
+      ledger.receive(m, client.seen, client.lastByRoom);
       client.onReceive?.();
     });
   return new Promise((resolve, reject) => {
@@ -119,18 +132,19 @@ export function connect(url: string, userId: number, ledger: Ledger | undefined,
   });
 }
 
-/** Connects many users, `parallel` at a time; returns them and each setup time (µs). */
-export async function connectAll(url: string, userIds: number[], ledger: Ledger | undefined, parallel = 50) {
+/** Connects many users, `parallel` at a time, spread over the edges; returns them and each setup time (µs). */
+export async function connectAll(urls: string[], userIds: number[], ledger: Ledger | undefined, parallel = 50) {
   const clients: BenchClient[] = [];
   const setup = latencyHistogram();
   let errors = 0;
   let next = 0;
   const worker = async () => {
     while (next < userIds.length) {
-      const id = userIds[next++]!;
+      const index = next++;
+      const id = userIds[index]!;
       const started = nowUs();
       try {
-        clients.push(await connect(url, id, ledger));
+        clients.push(await connect(urls[index % urls.length]!, id, ledger));
         setup.recordValue(Math.max(1, nowUs() - started));
       } catch {
         errors++;
@@ -141,17 +155,39 @@ export async function connectAll(url: string, userIds: number[], ledger: Ledger 
   return { clients, setup, errors };
 }
 
-/** Sends one message and records its ACK; the text starts with the client_msg_id. */
+/** ACKs not back yet, by when they give up: one shared timer for all of them, not one per send. */
+const waiting = new Map<(reply: Record<string, unknown> | undefined) => void, number>();
+let sweeper: NodeJS.Timeout | undefined;
+function awaitAck(register: (done: (reply: Record<string, unknown>) => void) => void, timeoutMs: number): Promise<Record<string, unknown> | undefined> {
+  sweeper ??= setInterval(() => {
+    const now = Date.now();
+    for (const [settle, deadline] of waiting) if (deadline <= now) settle(undefined);
+    if (waiting.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  }, 1000);
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (reply: Record<string, unknown> | undefined) => {
+      if (settled) return;
+      settled = true;
+      waiting.delete(settle);
+      resolve(reply);
+    };
+    waiting.set(settle, Date.now() + timeoutMs);
+    register(settle);
+  });
+}
+
+/** Sends one message and records its ACK (or an ACK error after 30 s); the text starts with the client_msg_id. */
 export async function send(ledger: Ledger, from: BenchClient, to: number, type: "directo" | "grupal", recipients: number, seq: number): Promise<void> {
   const clientMsgId = `${from.userId}-${seq}`;
   ledger.sent++;
   ledger.sentAt.set(clientMsgId, nowUs());
-  try {
-    const reply = (await from.socket.timeout(30_000).emitWithAck("send_message", { to, type, message: `${clientMsgId} bench`, client_msg_id: clientMsgId })) as Record<string, unknown>;
-    ledger.ack(reply, clientMsgId, recipients);
-  } catch {
-    ledger.ackErrors++;
-  }
+  const reply = await awaitAck((done) => from.socket.emit("send_message", { to, type, message: `${clientMsgId} bench`, client_msg_id: clientMsgId }, done), 30_000);
+  if (reply) ledger.ack(reply, clientMsgId, recipients);
+  else ledger.ackErrors++;
 }
 
 /** Waits until every ACKed delivery arrived, or the drain time is over. */

@@ -4,20 +4,22 @@ import { connections } from "./scenarios/connections.js";
 import { direct } from "./scenarios/direct.js";
 import { group } from "./scenarios/group.js";
 import { reconnect } from "./scenarios/reconnect.js";
-import { findServerProcesses, sampleProcess } from "./stats.js";
+import { CpuWindow, findServerProcesses } from "./stats.js";
 
 const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|catchup [options]
-  --url URL            the edge (default http://localhost:5000)
+  --url URL[,URL...]   the edge, or several (users are spread over them); default http://localhost:5000
   --seconds N          how long the load runs (default 10; every loop is bounded)
   --max-messages N     stop after N messages whatever the time (default 200000)
   --users N            direct: users, in pairs (default 200)
-  --rate N             direct: open loop at N msgs/s (default 0 = closed loop); group: msgs/s (default 200)
+  --rate N             direct: open loop at N msgs/s (default 0 = closed loop); group: msgs/s (default 200; 0 = closed loop)
+  --in-flight N        direct closed loop: sends each user keeps outstanding (default 1)
   --groups N --members N   group: 20 x 50 by default
+  --senders N          group closed loop: members of each group sending back to back (default 1)
   --count N            connections: idle sockets (default 2000); reconnect: users (default 500)
   --pending N          reconnect: pending messages per user (default 2); catchup: 1000
   --window N           reconnect: seconds over which users reconnect (default 10)
   --drain N            seconds to wait for outstanding deliveries after the load (default 10)
-Prints a table, then one JSON object on the last line.`;
+Prints a table, then one JSON object on the last line; exits 1 if an ACKed message was lost or a room's messages arrived out of order.`;
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +29,8 @@ const { values } = parseArgs({
     "max-messages": { type: "string", default: "200000" },
     users: { type: "string", default: "200" },
     rate: { type: "string" },
+    "in-flight": { type: "string", default: "1" },
+    senders: { type: "string", default: "1" },
     groups: { type: "string", default: "20" },
     members: { type: "string", default: "50" },
     count: { type: "string" },
@@ -52,27 +56,33 @@ async function main(): Promise<void> {
     process.exit(values.help ? 0 : 2);
   }
   const scenario = values.scenario;
+  const window = new CpuWindow(findServerProcesses);
   const base = {
-    url: values.url,
+    urls: values.url.split(",").map((u) => u.trim()).filter(Boolean),
+    window,
     seconds: Math.min(num("seconds", values.seconds, 10), 600),
     maxMessages: num("max-messages", values["max-messages"], 200_000),
     // Fresh user ids per run, so earlier runs' pending messages never leak into this one.
     userIdBase: 1_000_000 + Math.floor(Math.random() * 1_000_000) * 100,
     drainSeconds: Math.min(num("drain", values.drain, 10), 300),
   };
-  const servers = findServerProcesses();
-  const before = servers.map((p) => sampleProcess(p.pid, p.name)).filter((s) => s !== undefined);
-  const started = Date.now();
   let params: Record<string, unknown>;
   let result;
   switch (scenario) {
     case "direct":
-      params = { users: num("users", values.users, 200), rate: num("rate", values.rate, 0), seconds: base.seconds };
-      result = await direct({ ...base, users: params["users"] as number, rate: params["rate"] as number });
+      params = { users: num("users", values.users, 200), rate: num("rate", values.rate, 0), inFlight: num("in-flight", values["in-flight"], 1), seconds: base.seconds, edges: base.urls.length };
+      result = await direct({ ...base, users: params["users"] as number, rate: params["rate"] as number, inFlight: params["inFlight"] as number });
       break;
     case "group":
-      params = { groups: num("groups", values.groups, 20), members: num("members", values.members, 50), rate: num("rate", values.rate, 200), seconds: base.seconds };
-      result = await group({ ...base, groups: params["groups"] as number, members: params["members"] as number, rate: params["rate"] as number });
+      params = {
+        groups: num("groups", values.groups, 20),
+        members: num("members", values.members, 50),
+        rate: num("rate", values.rate, 200),
+        senders: num("senders", values.senders, 1),
+        seconds: base.seconds,
+        edges: base.urls.length,
+      };
+      result = await group({ ...base, groups: params["groups"] as number, members: params["members"] as number, rate: params["rate"] as number, senders: params["senders"] as number });
       break;
     case "connections":
       params = { count: num("count", values.count, 2000) };
@@ -86,18 +96,16 @@ async function main(): Promise<void> {
         pending: num("pending", values.pending, catchup ? 1000 : 2),
         window: num("window", values.window, catchup ? 0 : 10),
       };
-      result = await reconnect({ ...base, count: params["count"] as number, pending: params["pending"] as number, window: params["window"] as number });
+      result = await reconnect({ ...base, count: params["count"] as number, pending: params["pending"] as number, spreadSeconds: params["window"] as number });
       break;
     }
     default:
       process.stderr.write(`unknown scenario "${scenario}"\n${USAGE}\n`);
       process.exit(2);
   }
-  const wall = (Date.now() - started) / 1000;
-  const after = servers.map((p) => sampleProcess(p.pid, p.name)).filter((s) => s !== undefined);
-  const report = buildReport(scenario, params, result, before, after, wall);
+  const report = buildReport(scenario, params, result, window);
   process.stdout.write(`${formatReport(report)}\n${JSON.stringify(report)}\n`);
-  process.exit(report.lost > 0 ? 1 : 0);
+  process.exit(report.lost > 0 || report.outOfOrder > 0 ? 1 : 0);
 }
 
 main().catch((err: unknown) => {

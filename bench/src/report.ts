@@ -1,6 +1,6 @@
 import type { Histogram } from "hdr-histogram-js";
 import type { Ledger } from "./clients.js";
-import { summarise, type LatencySummary, type ProcessSample } from "./stats.js";
+import { summarise, type CpuWindow, type LatencySummary } from "./stats.js";
 
 export interface ScenarioResult {
   ledger: Ledger;
@@ -28,6 +28,8 @@ export interface Report {
   received: number;
   lost: number;
   duplicates: number;
+  /** Messages a socket got after a newer one of the same room. */
+  outOfOrder: number;
   receivedPerSecond: number;
   ackLatencyMs: LatencySummary;
   receiveLatencyMs: LatencySummary;
@@ -38,27 +40,34 @@ export interface Report {
   rssPerConnectionKB?: number;
   gcForced?: boolean;
   firstContactMs?: number;
-  processes: { name: string; pid: number; cpuPercent: number; rssMB: number }[];
+  /**
+   * The measured stretch (the load, not setup or drain): seconds, messages ACKed in it, and
+   * per process its CPU (percent of one core) and CPU per message in microseconds.
+   * "system" is every server with PostgreSQL and NATS; the load generator is apart.
+   */
+  window?: {
+    seconds: number;
+    messages: number;
+    processes: { name: string; cpuPercent: number; cpuUsPerMessage: number; rssMB: number }[];
+    systemCpuUsPerMessage: number;
+    systemCpuPercent: number;
+    /** The whole machine: its cores, how busy they were, and what other processes took. */
+    machine?: { cores: number; busyPercent: number; othersPercent: number };
+  };
 }
 
-export function buildReport(
-  scenario: string,
-  params: Record<string, unknown>,
-  result: ScenarioResult,
-  before: ProcessSample[],
-  after: ProcessSample[],
-  wallSeconds: number,
-): Report {
+export function buildReport(scenario: string, params: Record<string, unknown>, result: ScenarioResult, window: CpuWindow | undefined): Report {
   const l = result.ledger;
-  const processes = after.map((a) => {
-    const b = before.find((x) => x.pid === a.pid);
-    return {
-      name: a.name,
-      pid: a.pid,
-      cpuPercent: b ? Math.round(((a.cpuSeconds - b.cpuSeconds) / wallSeconds) * 1000) / 10 : 0,
-      rssMB: Math.round(a.rssBytes / 2 ** 20),
-    };
-  });
+  const measured = window?.result();
+  const messages = l.ackedSaved + l.ackedUnsaved;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  const processes = (measured?.cpu ?? []).map((p) => ({
+    name: p.name,
+    cpuPercent: measured!.seconds > 0 ? round((p.cpuSeconds / measured!.seconds) * 100) : 0,
+    cpuUsPerMessage: messages > 0 ? round((p.cpuSeconds * 1e6) / messages) : 0,
+    rssMB: Math.round(p.rssBytes / 2 ** 20),
+  }));
+  const system = processes.filter((p) => p.name !== "load generator");
   return {
     scenario,
     params,
@@ -69,6 +78,7 @@ export function buildReport(
     received: l.received,
     lost: l.lost,
     duplicates: l.duplicates,
+    outOfOrder: l.outOfOrder,
     receivedPerSecond: result.sendSeconds > 0 ? Math.round(l.received / result.sendSeconds) : 0,
     ackLatencyMs: summarise(l.ackLatency),
     receiveLatencyMs: summarise(l.receiveLatency),
@@ -78,7 +88,26 @@ export function buildReport(
     ...(result.firstContactMs !== undefined ? { firstContactMs: result.firstContactMs } : {}),
     ...(result.rssPerConnectionBytes !== undefined ? { rssPerConnectionKB: Math.round(result.rssPerConnectionBytes / 102.4) / 10 } : {}),
     ...(result.gcForced !== undefined ? { gcForced: result.gcForced } : {}),
-    processes,
+    ...(measured && messages > 0
+      ? {
+          window: {
+            seconds: round(measured.seconds),
+            messages,
+            processes,
+            systemCpuUsPerMessage: round(system.reduce((n, p) => n + p.cpuUsPerMessage, 0)),
+            systemCpuPercent: round(system.reduce((n, p) => n + p.cpuPercent, 0)),
+            ...(measured.machine && measured.machine.totalSeconds > 0
+              ? {
+                  machine: {
+                    cores: Math.round(measured.machine.totalSeconds / measured.seconds),
+                    busyPercent: round((measured.machine.busySeconds / measured.machine.totalSeconds) * 100),
+                    othersPercent: round(((measured.machine.busySeconds - measured.cpu.reduce((n, p) => n + p.cpuSeconds, 0)) / measured.seconds) * 100),
+                  },
+                }
+              : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -89,7 +118,7 @@ export function formatReport(r: Report): string {
   const rows: [string, string | number][] = [
     ["scenario", `${r.scenario} ${JSON.stringify(r.params)}`],
     ["sent / ACKed saved / ACKed unsaved / ACK errors", `${r.sent} / ${r.ackedSaved} / ${r.ackedUnsaved} / ${r.ackErrors}`],
-    ["received / lost / duplicates", `${r.received} / ${r.lost} / ${r.duplicates}`],
+    ["received / lost / duplicates / out of order", `${r.received} / ${r.lost} / ${r.duplicates} / ${r.outOfOrder}`],
     ["received per second", r.receivedPerSecond],
     ["send → ACK", lat(r.ackLatencyMs)],
     ["send → receive", lat(r.receiveLatencyMs)],
@@ -100,6 +129,12 @@ export function formatReport(r: Report): string {
   if (r.catchUpMs) rows.push(["connect → all pending received", lat(r.catchUpMs)]);
   if (r.rssPerConnectionKB !== undefined)
     rows.push(["edge RSS per connection", `${r.rssPerConnectionKB} KB${r.gcForced ? " (after a full GC)" : " (no GC forced: start the edge with --inspect=127.0.0.1:9229)"}`]);
-  for (const p of r.processes) rows.push([`process ${p.name} (${p.pid})`, `CPU ${p.cpuPercent}%  RSS ${p.rssMB} MB`]);
+  if (r.window) {
+    rows.push(["measured stretch", `${r.window.seconds} s, ${r.window.messages} messages ACKed`]);
+    for (const p of r.window.processes) rows.push([`  ${p.name}`, `CPU ${p.cpuPercent}% of a core, ${p.cpuUsPerMessage} µs per message, RSS ${p.rssMB} MB`]);
+    rows.push(["  system (servers, PostgreSQL, NATS)", `CPU ${r.window.systemCpuPercent}%, ${r.window.systemCpuUsPerMessage} µs per message`]);
+    const m = r.window.machine;
+    if (m) rows.push(["  machine", `${m.cores} cores ${m.busyPercent}% busy; other processes ${m.othersPercent}% of a core`]);
+  }
   return rows.map(([k, v]) => `${k.padEnd(48)} ${v}`).join("\n");
 }

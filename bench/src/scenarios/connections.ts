@@ -14,7 +14,7 @@ const EDGE_INSPECTOR = process.env["BENCH_EDGE_INSPECT"] ?? "127.0.0.1:9229";
  * the connect-time catch-ups finish first.
  */
 export async function connections(options: BenchOptions & { count: number }): Promise<ScenarioResult> {
-  const edges = findServerProcesses().filter((p) => p.name === "edge" || p.name === "standalone");
+  const edges = findServerProcesses().filter((p) => p.name.startsWith("edge") || p.name === "standalone");
   const rssOf = () => edges.reduce((n, p) => n + (sampleProcess(p.pid, p.name)?.rssBytes ?? 0), 0);
   const settle = async () => {
     const collected = await collectGarbage(EDGE_INSPECTOR);
@@ -25,7 +25,7 @@ export async function connections(options: BenchOptions & { count: number }): Pr
   const before = rssOf();
   const ids = Array.from({ length: options.count }, (_, i) => options.userIdBase + i);
   const started = Date.now();
-  const { clients, setup, errors } = await connectAll(options.url, ids, undefined, 100);
+  const { clients, setup, errors } = await connectAll(options.urls, ids, undefined, 100);
   const sendSeconds = (Date.now() - started) / 1000;
   await sleep(Math.min(60_000, options.seconds * 1000));
   const gcAfter = await settle();

@@ -4,13 +4,13 @@ import { latencyHistogram, nowUs } from "../stats.js";
 
 /**
  * A reconnect storm: `count` users are offline while `pending` messages each are stored for
- * them; then all reconnect within `window` seconds. Every pending message must arrive by
+ * them; then all reconnect within `spreadSeconds`. Every pending message must arrive by
  * catch-up; connection errors are counted. With count=1 this is the catch-up scenario.
  */
-export async function reconnect(options: BenchOptions & { count: number; pending: number; window: number }): Promise<ScenarioResult> {
+export async function reconnect(options: BenchOptions & { count: number; pending: number; spreadSeconds: number }): Promise<ScenarioResult> {
   const ledger = new Ledger();
   const offline = Array.from({ length: options.count }, (_, i) => options.userIdBase + i);
-  const sender = await connect(options.url, options.userIdBase + options.count + 1, undefined);
+  const sender = await connect(options.urls[0]!, options.userIdBase + options.count + 1, undefined);
   // Store the pending messages while their recipients are away (bounded concurrency).
   let seq = 0;
   const jobs = offline.flatMap((to) => Array.from({ length: options.pending }, () => to));
@@ -21,16 +21,17 @@ export async function reconnect(options: BenchOptions & { count: number; pending
   sender.socket.disconnect();
   // The storm: every user connects within the window; catch-up time is measured to the last message.
   const started = Date.now();
+  options.window.start();
   const catchUp = latencyHistogram();
   const clients: BenchClient[] = [];
   let errors = 0;
-  const spread = (options.window * 1000) / Math.max(1, offline.length);
+  const spread = (options.spreadSeconds * 1000) / Math.max(1, offline.length);
   await Promise.all(
     offline.map(async (id, i) => {
       await sleep(i * spread);
       const t0 = nowUs();
       try {
-        const c = await connect(options.url, id, ledger);
+        const c = await connect(options.urls[i % options.urls.length]!, id, ledger);
         clients.push(c);
         // Woken by each receive (thousands of sockets polling a timer would load the client).
         await new Promise<void>((resolve) => {
@@ -49,6 +50,7 @@ export async function reconnect(options: BenchOptions & { count: number; pending
       }
     }),
   );
+  options.window.stop();
   const sendSeconds = (Date.now() - started) / 1000;
   await drain(ledger, options.drainSeconds * 1000);
   for (const c of clients) c.socket.disconnect();
