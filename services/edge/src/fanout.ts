@@ -6,7 +6,7 @@ import { MembershipChangedSchema, MessageCreatedSchema, ReceiptKind, ReceiptUpda
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { ReceivedMessage } from "./events.js";
 import type { Metrics } from "./metrics.js";
-import { writePacket, type EncodedPacket, type Writable } from "./packets.js";
+import { holdWrites, writePacket, type EncodedPacket, type Writable } from "./packets.js";
 import { isoUtc, toReceived } from "./protocol/format.js";
 import { createRoomOrder, type RoomOrder } from "./room-order.js";
 
@@ -19,8 +19,8 @@ const MAX_BUFFERED = 10_000;
 export interface SocketLike extends Writable {
   id: string;
   emit(event: string, payload: unknown): unknown;
-  /** The Engine.IO connection; its writeBuffer holds packets not yet sent. */
-  conn?: { writeBuffer?: unknown[] };
+  /** The Engine.IO connection: its writeBuffer holds packets not yet sent; its transport, the TCP socket. */
+  conn?: { writeBuffer?: unknown[]; transport?: { socket?: { _socket?: { cork(): void; uncork(): void } } } };
 }
 
 /** A live message on this edge: decoded once, encoded as `receive_message` once, for every socket. */
@@ -90,6 +90,7 @@ export class Member {
   emitMessage(message: ReceivedMessage): boolean {
     if (this.seen?.has(message.mensaje_uuid) || !this.canTakeMore()) return false;
     this.remember(message.mensaje_uuid);
+    holdWrites(this.socket);
     this.socket.emit("receive_message", message);
     return true;
   }
@@ -224,7 +225,10 @@ export function createFanout(deps: FanoutDeps): Fanout {
       receipt.kind === ReceiptKind.READ
         ? ["message_read", { mensaje_id: String(receipt.messageId), user_id: String(receipt.recipientId), leido_en: at }]
         : ["message_delivered", { mensaje_id: String(receipt.messageId), user_id: String(receipt.recipientId), entregado_en: at }];
-    for (const member of targets) member.socket.emit(event, payload);
+    for (const member of targets) {
+      holdWrites(member.socket);
+      member.socket.emit(event, payload);
+    }
   };
 
   const applyMembership = (userId: string, groupId: string, joined: boolean) => {

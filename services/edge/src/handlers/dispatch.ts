@@ -3,6 +3,7 @@ import { describeError, inSpan } from "@redup/kit";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ClientToServerEvents, ErrorCode, ServerToClientEvents } from "../events.js";
 import type { Member } from "../fanout.js";
+import { holdWrites } from "../packets.js";
 import { toProtocolError } from "../protocol/errors.js";
 
 /** Client events a socket may have waiting before new ones are refused. */
@@ -17,8 +18,11 @@ export interface EventHandler {
 /** The edge's client events, each handled by one function for every socket. */
 export type EventTable = Partial<Record<keyof ClientToServerEvents, EventHandler>>;
 
-/** Emits an event by name (the typed emit wants literal names). */
-const emitTo = (member: Member, event: string, payload: unknown) => member.socket.emit(event, payload);
+/** Emits an event by name (the typed emit wants literal names), gathered with the turn's other writes. */
+const emitTo = (member: Member, event: string, payload: unknown) => {
+  holdWrites(member.socket);
+  member.socket.emit(event, payload);
+};
 
 /**
  * Runs one client event: parses out the optional ack callback, runs the handler in the
@@ -31,6 +35,7 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
   const payload = args[0];
   const refuse = (code: ErrorCode, message: string) => {
     ctx.metrics.events.inc({ event, outcome: code });
+    holdWrites(member.socket);
     ack?.({ status: "error", code, message });
     emitTo(member, "error", { event, code, message });
   };
@@ -50,6 +55,7 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
       const reply = await inSpan(`socket ${event}`, SpanKind.SERVER, { "redup.user": member.userId, "socket.id": member.sid }, () => handler.handle(member, payload));
       const fallback = (reply as { saved_to_db?: boolean }).saved_to_db === false;
       ctx.metrics.events.inc({ event, outcome: fallback ? "fallback" : "ok" });
+      holdWrites(member.socket);
       ack?.(reply);
       if (handler.reply) emitTo(member, handler.reply, reply);
     } catch (err) {
