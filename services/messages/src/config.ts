@@ -16,8 +16,8 @@ export interface Config extends BaseServiceConfig {
   dispatchTimeoutMs: number;
   /** Most messages stored by one statement and handed off by one DispatchMany call. */
   sendBatchMax: number;
-  /** Store statements running at once. */
-  storeConcurrency: number;
+  /** Store lanes: statements running at once, each for its own share of the rooms. */
+  storeLanes: number;
 }
 
 /** The only reader of the environment for the messages service. */
@@ -30,7 +30,7 @@ export function loadConfig(env: Env = process.env): Config {
       DISPATCH_RETRY_INTERVAL_MS: positiveInt(1000),
       DISPATCH_TIMEOUT_MS: positiveInt(2000),
       SEND_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(256),
-      STORE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+      STORE_LANES: z.coerce.number().int().min(1).max(64).default(2),
     }),
     env,
   );
@@ -47,6 +47,6 @@ export function loadConfig(env: Env = process.env): Config {
     dispatchRetryIntervalMs: own.DISPATCH_RETRY_INTERVAL_MS,
     dispatchTimeoutMs: own.DISPATCH_TIMEOUT_MS,
     sendBatchMax: own.SEND_BATCH_MAX,
-    storeConcurrency: own.STORE_CONCURRENCY,
+    storeLanes: own.STORE_LANES,
   };
 }

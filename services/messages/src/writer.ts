@@ -27,16 +27,19 @@ export interface WriterDeps {
   metrics: ServiceMetrics;
   /** Messages per store statement. */
   maxBatch: number;
-  /** Store statements running at once. */
-  maxInFlight: number;
+  /** Lanes: store statements running at once, each for its own share of the rooms. */
+  lanes: number;
 }
 
 /**
- * The write path of every send, a group commit: the sends that arrive while earlier batches
- * are being stored are stored together, one statement and one commit per batch, several
- * batches at once (the database orders each room; see queries.ts). Each caller is answered
- * as soon as its message is committed, with its hand-off record: durable from then on. The
- * hand-off itself (recipients, live event) follows in the dispatcher.
+ * The write path of every send, a group commit in lanes. Each room belongs to one lane (its
+ * id modulo the lane count); a lane stores one batch at a time — the sends of its rooms that
+ * arrived while its previous batch was being stored — with one statement and one commit, and
+ * the lanes run side by side. A store locks its rooms until it commits (that is what orders
+ * a room across replicas, see queries.ts), so two batches sharing rooms could only wait for
+ * each other: lanes keep this process's concurrent batches on disjoint rooms. Each caller is
+ * answered as soon as its message is committed, with its hand-off record: durable from then
+ * on. The hand-off itself (recipients, live event) follows in the dispatcher.
  */
 export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => Promise<SendOutcome> {
   const { db, dispatcher, metrics } = deps;
@@ -72,11 +75,15 @@ export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => P
     return answers;
   };
 
-  return createBatcher<PreparedSend, SendOutcome>({
-    run: store,
-    maxBatch: deps.maxBatch,
-    maxInFlight: deps.maxInFlight,
-    name: "store",
-    onBatch: (size) => metrics.batchSize.observe({ kind: "store" }, size),
-  });
+  const lanes = Array.from({ length: Math.max(1, deps.lanes) }, () =>
+    createBatcher<PreparedSend, SendOutcome>({
+      run: store,
+      maxBatch: deps.maxBatch,
+      maxInFlight: 1,
+      name: "store",
+      onBatch: (size) => metrics.batchSize.observe({ kind: "store" }, size),
+    }),
+  );
+  const count = BigInt(lanes.length);
+  return (send) => lanes[Number(send.room.id % count)]!(send);
 }

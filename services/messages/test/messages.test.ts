@@ -182,7 +182,9 @@ describe("SendMessages", () => {
 
   it("stores a batch with one result per request, in order; a refused message fails alone", async () => {
     for (const userId of [300n, 301n]) await sys.clients.rooms.joinGroup({ groupId: 3000n, userId });
-    const toPeer = nextEvent(`${sys.prefix}.user.311.message`);
+    // 311 gets two messages, from two rooms: no order between them.
+    const toPeer: bigint[] = [];
+    const peerSub = nc.subscribe(`${sys.prefix}.user.311.message`, { callback: (_e, msg) => toPeer.push(fromBinary(MessageCreatedSchema, msg.data).message!.id) });
     await nc.flush();
     const before = await count("mensajes");
     const { results } = await sys.clients.messages.sendMessages({
@@ -216,27 +218,34 @@ describe("SendMessages", () => {
     expect(sent(0).message).toMatchObject({ senderId: 310n, to: 311n, content: "uno", clientMsgId: "lote-1", clientTimestamp: "2024-01-15T10:30:00Z" });
     expect(sent(2).message).toMatchObject({ senderId: 300n, to: 3000n, roomType: RoomType.GRUPAL, content: "al grupo" });
     expect(sent(5).message!.to).toBe(311n);
-    // Ids follow request order; exactly the three new messages were written, with their rows.
-    expect(sent(0).message!.id < sent(2).message!.id && sent(2).message!.id < sent(5).message!.id).toBe(true);
+    // Three rooms: each message has its own id (order is kept within a room, not across rooms).
+    expect(new Set([0, 2, 5].map((i) => sent(i).message!.id)).size).toBe(3);
     expect(await count("mensajes")).toBe(before + 3);
     const rows = await query(
       "select m.id, m.contenido, m.metadatos, c.client_msg_id from mensajes m left join mensajes_cliente c on c.mensaje_id = m.id where m.id = any($1::bigint[]) order by m.id",
       [[0, 2, 5].map((i) => String(sent(i).message!.id))],
     );
-    expect(rows).toEqual([
-      { id: String(sent(0).message!.id), contenido: "uno", metadatos: {}, client_msg_id: "lote-1" },
-      { id: String(sent(2).message!.id), contenido: "al grupo", metadatos: {}, client_msg_id: null },
-      { id: String(sent(5).message!.id), contenido: "dos", metadatos: { k: "v" }, client_msg_id: null },
-    ]);
-    expect((await toPeer).message!.id).toBe(sent(0).message!.id);
+    const byId = (a: { id: string }, b: { id: string }) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1);
+    expect(rows).toEqual(
+      [
+        { id: String(sent(0).message!.id), contenido: "uno", metadatos: {}, client_msg_id: "lote-1" },
+        { id: String(sent(2).message!.id), contenido: "al grupo", metadatos: {}, client_msg_id: null },
+        { id: String(sent(5).message!.id), contenido: "dos", metadatos: { k: "v" }, client_msg_id: null },
+      ].sort(byId),
+    );
+    await waitFor(() => toPeer.length >= 2, 5000, "both events for 311");
+    peerSub.unsubscribe();
+    expect(toPeer.sort()).toEqual([sent(0).message!.id, sent(5).message!.id].sort());
     const recipientRows = () =>
       query("select mensaje_id, destinatario_id from destinatarios_mensaje where mensaje_id = any($1::bigint[]) order by 1, 2", [[0, 2, 5].map((i) => String(sent(i).message!.id))]);
     await waitFor(async () => (await recipientRows()).length === 3, 5000, "the recipients to be recorded");
-    expect(await recipientRows()).toEqual([
+    expect(await recipientRows()).toEqual(
+      [
       { mensaje_id: String(sent(0).message!.id), destinatario_id: "311" },
       { mensaje_id: String(sent(2).message!.id), destinatario_id: "301" },
       { mensaje_id: String(sent(5).message!.id), destinatario_id: "311" },
-    ]);
+      ].sort((a, b) => (BigInt(a.mensaje_id) < BigInt(b.mensaje_id) ? -1 : 1)),
+    );
   });
 
   it("answers only the stored ids when asked for compact results, and a duplicate whole", async () => {

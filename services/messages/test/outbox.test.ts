@@ -81,7 +81,7 @@ describe("after an outage", () => {
       const delivery = await startDelivery(deliveryConfig({ ...sys.env, DELIVERY_PORT: String(port) }), logger);
       try {
         const waiting = () => query("select count(*)::int as n from mensajes_despacho_pendiente where mensaje_id in ($1, $2)", ids.map(String));
-        await waitFor(async () => (await waiting())[0].n === 0, 10_000, "both entries handed off");
+        await waitFor(async () => (await waiting())[0].n === 0, 20_000, "both entries handed off");
         expect(await query("select mensaje_id from destinatarios_mensaje where mensaje_id in ($1, $2) order by 1", ids.map(String))).toEqual(ids.map((id) => ({ mensaje_id: String(id) })));
         // A retried hand-off publishes again, with the message's own room_seq.
         for (const event of events) expect(event.seq).toBe(event.id === ids[0] ? 1n : 2n);

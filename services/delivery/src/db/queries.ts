@@ -1,4 +1,4 @@
-import { sqlStateOf, transaction, type Db } from "@redup/kit";
+import { preparedQuery, sqlStateOf, transaction, type Db } from "@redup/kit";
 import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import * as schema from "./schema.js";
 import { despachosMensaje, destinatariosMensaje, type Despacho, type Destinatario } from "./schema.js";
@@ -74,7 +74,17 @@ export interface DispatchRecord {
 
 /** Rows per statement when recording many dispatches at once. */
 const MANY_ROWS_MAX = 20_000;
-const bigintArray = (ids: bigint[]) => `{${ids.join(",")}}`;
+
+/** RECORD_MANY's text never changes (columns go as arrays), so it is prepared once per connection. */
+const RECORD_MANY = `
+with d as (
+  insert into despachos_mensaje (mensaje_id, remitente_id, sala_chat_id)
+  select * from unnest($1::bigint[], $2::bigint[], $3::bigint[])
+  on conflict do nothing
+)
+insert into destinatarios_mensaje (mensaje_id, destinatario_id)
+select * from unnest($4::bigint[], $5::bigint[])
+on conflict do nothing`;
 
 /**
  * Records many dispatches in ONE statement (one round trip, one commit), as recordDispatch
@@ -94,18 +104,13 @@ export async function recordDispatches(db: DeliveryDb, records: DispatchRecord[]
       }
     }
     try {
-      await db.execute(sql`
-        with d as (
-          insert into ${despachosMensaje} (mensaje_id, remitente_id, sala_chat_id)
-          select * from unnest(
-            ${bigintArray(records.map((r) => r.dispatch.mensajeId))}::bigint[],
-            ${bigintArray(records.map((r) => r.dispatch.remitenteId))}::bigint[],
-            ${bigintArray(records.map((r) => r.dispatch.salaChatId))}::bigint[])
-          on conflict do nothing
-        )
-        insert into ${destinatariosMensaje} (mensaje_id, destinatario_id)
-        select * from unnest(${bigintArray(recipientMessage)}::bigint[], ${bigintArray(recipient)}::bigint[])
-        on conflict do nothing`);
+      await preparedQuery(db, "delivery_record_many", RECORD_MANY, [
+        records.map((r) => r.dispatch.mensajeId),
+        records.map((r) => r.dispatch.remitenteId),
+        records.map((r) => r.dispatch.salaChatId),
+        recipientMessage,
+        recipient,
+      ]);
       return records.map(() => ({ skipped: [] }));
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;

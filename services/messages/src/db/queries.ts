@@ -252,20 +252,15 @@ export async function claimDueDispatches(db: MessagesDb, limit: number, leaseMs:
   });
 }
 
-export async function completeDispatch(db: MessagesDb, id: bigint): Promise<void> {
-  await db.delete(mensajesDespachoPendiente).where(eq(mensajesDespachoPendiente.mensajeId, id));
+export async function retryDispatchLater(db: MessagesDb, ids: bigint[], delayMs: number): Promise<void> {
+  if (ids.length === 0) return;
+  await preparedQuery(db, "messages_retry_later", "update mensajes_despacho_pendiente set proximo_intento = now() + $2::interval where mensaje_id = any($1::bigint[])", [
+    ids,
+    `${delayMs} milliseconds`,
+  ]);
 }
 
-export async function retryDispatchLater(db: MessagesDb, ids: bigint | bigint[], delayMs: number): Promise<void> {
-  const list = Array.isArray(ids) ? ids : [ids];
-  if (list.length === 0) return;
-  await db
-    .update(mensajesDespachoPendiente)
-    .set({ proximoIntento: sql`now() + ${`${delayMs} milliseconds`}::interval` })
-    .where(inArray(mensajesDespachoPendiente.mensajeId, list));
-}
-
-/** Removes handed-over outbox entries in one statement. */
+/** Removes handed-off outbox entries in one statement (ids as one array parameter, however many). */
 export async function completeDispatches(db: MessagesDb, ids: bigint[]): Promise<void> {
-  if (ids.length > 0) await db.delete(mensajesDespachoPendiente).where(inArray(mensajesDespachoPendiente.mensajeId, ids));
+  if (ids.length > 0) await preparedQuery(db, "messages_complete", "delete from mensajes_despacho_pendiente where mensaje_id = any($1::bigint[])", [ids]);
 }

@@ -719,10 +719,13 @@ export const MessagesService: GenService<{
   /**
    * SendMessages sends up to 1000 messages in one call, each exactly as SendMessage would,
    * and answers one result per request in request order: the sent message, or the error
-   * that message alone met (the others are unaffected). The messages are stored together,
-   * with one commit, so a caller that gathers concurrent sends (the edge does) pays one
-   * round trip for many. A call with an acting user (x-redup-user-id) may only send as that
-   * user. The call fails as a whole only when it is malformed (no requests, or too many).
+   * that message alone met (the others are unaffected). The messages are stored together
+   * with the other sends of the moment, one statement and one commit per store lane (rooms
+   * are spread over lanes), so a caller that gathers concurrent sends (the edge does) pays
+   * one round trip for many. Messages of one room get increasing ids in request order; ids
+   * of different rooms have no order. A call with an acting user (x-redup-user-id) may only
+   * send as that user. The call fails as a whole only when it is malformed (no requests, or
+   * too many).
    *
    * @generated from rpc redup.messages.v1.MessagesService.SendMessages
    */
