@@ -46,7 +46,7 @@ beforeAll(async () => {
   // Small store batches, several at once: the replicas' stores of one room interleave.
   for (let i = 0; i < REPLICAS; i++)
     messagesReplicas.push(
-      await startMessages(messagesConfig({ ...env, MESSAGES_PORT: String(ports.messages[i]), MESSAGES_METRICS_PORT: "0", SEND_BATCH_MAX: "4", STORE_CONCURRENCY: "4" }), logger),
+      await startMessages(messagesConfig({ ...env, MESSAGES_PORT: String(ports.messages[i]), MESSAGES_METRICS_PORT: "0", SEND_BATCH_MAX: "4", STORE_LANES: "4" }), logger),
     );
   servers.push(...messagesReplicas);
   const budgets = { RATE_LIMIT_EVENTS_PER_SEC: "1000", RATE_LIMIT_EVENT_BURST: "1000", RATE_LIMIT_USER_EVENTS_PER_SEC: "2000", RATE_LIMIT_USER_EVENT_BURST: "2000" };

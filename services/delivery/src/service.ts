@@ -32,7 +32,6 @@ const RECEIPTS = {
 
 const PENDING_DEFAULT = 100;
 const PENDING_MAX = 1000;
-const MEMBERS_PAGE = 1000;
 
 interface DispatchItem {
   message: Message;
@@ -53,29 +52,18 @@ function validateDispatch(req: { message?: Message }, at = ""): DispatchItem {
 }
 
 export function createDeliveryService({ db, rooms, events, logger }: DeliveryDeps): ServiceImpl<typeof DeliveryService> {
-  /** Every member of a group, across all pages. */
-  const groupMembers = async (groupId: bigint) => {
-    const recipients: bigint[] = [];
-    let pageToken = "";
-    do {
-      const page = await rooms.listGroupMembers({ groupId, pageSize: MEMBERS_PAGE, pageToken });
-      for (const member of page.members) recipients.push(member.userId);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
-    return recipients;
-  };
-
-  /** The recipients of each message; a group's members are read once per call. */
+  /**
+   * The recipients of each message: the peer of a direct message, every member of a group but
+   * the sender. The groups of a whole batch are read from rooms with one call.
+   */
   const recipientsOf = async (items: DispatchItem[]) => {
-    const groups = new Map<string, Promise<bigint[]>>();
-    return Promise.all(
-      items.map(async ({ message }) => {
-        if (message.roomType === RoomType.DIRECTO) return [message.to];
-        const key = String(message.to);
-        let members = groups.get(key);
-        if (!members) groups.set(key, (members = groupMembers(message.to)));
-        return (await members).filter((id) => id !== message.senderId);
-      }),
+    const groupIds = [...new Set(items.filter((i) => i.message.roomType === RoomType.GRUPAL).map((i) => i.message.to))];
+    const members = new Map<bigint, bigint[]>();
+    if (groupIds.length > 0) {
+      for (const group of (await rooms.batchListGroupMemberIds({ groupIds })).groups) members.set(group.groupId, group.userIds);
+    }
+    return items.map(({ message }) =>
+      message.roomType === RoomType.DIRECTO ? [message.to] : (members.get(message.to) ?? []).filter((id) => id !== message.senderId),
     );
   };
 

@@ -100,6 +100,12 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
       return { isMember: await q.isMember(db, requireId(req.groupId, "group_id"), requireId(req.userId, "user_id")) };
     },
 
+    async batchListGroupMemberIds(req) {
+      const groupIds = requireBatch(req.groupIds, "group_ids", "groups").map((id, i) => requireId(id, `group_ids[${i}]`));
+      const members = await q.memberIdsOf(db, [...new Set(groupIds)]);
+      return { groups: groupIds.map((groupId) => ({ groupId, userIds: members.get(groupId) ?? [] })) };
+    },
+
     async checkMemberships(req) {
       const checks = requireBatch(req.checks, "checks", "questions").map((c, i) => ({ groupId: requireId(c.groupId, `checks[${i}].group_id`), userId: requireId(c.userId, `checks[${i}].user_id`) }));
       const members = await q.membersAmong(db, checks);

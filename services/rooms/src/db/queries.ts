@@ -1,4 +1,4 @@
-import { createSingleFlight, transaction, type Db, type SingleFlight } from "@redup/kit";
+import { createSingleFlight, type Db, preparedQuery, type SingleFlight, transaction } from "@redup/kit";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { chatMiembrosGrupo, salasChat, type MiembroGrupo, type SalaChat } from "./schema.js";
 import * as schema from "./schema.js";
@@ -124,6 +124,24 @@ export async function membersAmong(db: RoomsDb, pairs: { groupId: bigint; userId
       sql`(${chatMiembrosGrupo.grupoId}, ${chatMiembrosGrupo.usuarioId}) in (select * from unnest(${`{${pairs.map((p) => p.groupId).join(",")}}`}::bigint[], ${`{${pairs.map((p) => p.userId).join(",")}}`}::bigint[]))`,
     );
   return new Set(rows.map((r) => `${r.grupoId}:${r.usuarioId}`));
+}
+
+/** Every member of each group, by group, ascending (one prepared statement, the ids as one array). */
+export async function memberIdsOf(db: RoomsDb, groupIds: bigint[]): Promise<Map<bigint, bigint[]>> {
+  const rows = await preparedQuery<{ grupo_id: string; usuario_id: string }>(
+    db,
+    "rooms_member_ids",
+    "select grupo_id::text, usuario_id::text from chat_miembros_grupo where grupo_id = any($1::bigint[]) order by grupo_id, usuario_id",
+    [groupIds],
+  );
+  const members = new Map<bigint, bigint[]>();
+  for (const row of rows) {
+    const group = BigInt(row.grupo_id);
+    let list = members.get(group);
+    if (!list) members.set(group, (list = []));
+    list.push(BigInt(row.usuario_id));
+  }
+  return members;
 }
 
 /** A page of members after a user id, ascending; one extra row tells whether more exist. */
