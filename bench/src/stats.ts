@@ -63,7 +63,7 @@ export function findServerProcesses(): { pid: number; name: string }[] {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
-      const match = /(services\/(rooms|messages|delivery|edge)|packages\/standalone)\/dist\/main\.js/.exec(cmd);
+      const match = /(services\/(rooms|messages|delivery|edge)|apps\/standalone)\/dist\/main\.js/.exec(cmd);
       if (match) found.push({ pid: Number(entry), name: match[2] ?? "standalone" });
     } catch {
       // The process ended while we looked.
