@@ -79,8 +79,11 @@ export interface AppService {
   required: string[];
 }
 
-/** Workspaces that never ship in the image: the cross-service tests and the load generator. */
-export const DEV_ONLY_WORKSPACES = new Set(["tests", "bench"]);
+/**
+ * Workspaces that never ship in the image: the cross-service tests, the load generator and
+ * the contract kit (run from a checkout against a deployment).
+ */
+export const DEV_ONLY_WORKSPACES = new Set(["tests", "bench", "contract"]);
 
 /** The least each service must be given, whatever its config.ts says. */
 // SERVICE_TOKEN is required in production by every service (and sent by every caller); the
