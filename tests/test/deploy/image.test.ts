@@ -90,7 +90,7 @@ describe("deploy/Dockerfile and the image scripts", () => {
     }
   });
 
-  it("puts every workspace's build (but the dev-only tests and bench), the entrypoint and the health check into the runtime image", () => {
+  it("puts every workspace's build (but the dev-only ones), the entrypoint, the health check and docs/ into the runtime image", () => {
     const staging = instructions.find((l) => l.includes("/out") && l.includes("dist"));
     expect(staging, "no step gathers the runtime files").toBeTruthy();
     const list = /for\s+ws\s+in\s+([^;]+);/.exec(staging!)?.[1].trim().split(/\s+/) ?? [];
@@ -107,6 +107,9 @@ describe("deploy/Dockerfile and the image scripts", () => {
     for (const s of SERVICES) expect(covered.has(s.dir), `${s.name} is not copied into the image`).toBe(true);
     expect(staging).toContain("deploy/docker-entrypoint.sh");
     expect(staging).toContain("deploy/healthcheck.mjs");
+    // The edge serves docs/ at /docs, from beside services/ (services/edge/src/docs.ts).
+    expect(staging, "docs/ is not copied into the image").toMatch(/cp -a docs \/out\/docs\b/);
+    expect(readText("services/edge/src/docs.ts")).toContain('new URL("../../../docs/", import.meta.url)');
   });
 
   it("runs as a numeric non-root user, through the entrypoint, with a health check", () => {
