@@ -92,11 +92,28 @@ function codeFor(err: unknown): { code: Code; message: string } | undefined {
   return undefined;
 }
 
+/**
+ * The error without its metadata. A server sends an error's metadata as response headers
+ * (Connect) or trailers (gRPC, gRPC-Web). A ConnectError from a call to another service holds
+ * that call's HTTP response headers and trailers as metadata (content-type, content-length,
+ * date, grpc-status…): passed on as is, they would become this response's trailers, where
+ * HTTP/2 forbids them, and strict clients (nghttp2, curl, grpcio) reset the stream before
+ * reading the status. So no error leaves a service with metadata: the copy keeps the code,
+ * message and details, and the original (with its metadata) stays as `cause`, for the logs.
+ * A handler that means to send metadata with an error sets ctx.responseTrailer instead.
+ */
+function bare(err: ConnectError): ConnectError {
+  if ([...err.metadata.keys()].length === 0) return err;
+  const copy = new ConnectError(err.rawMessage, err.code, undefined, undefined, err);
+  copy.details = err.details;
+  return copy;
+}
+
 /** The one mapping from any thrown value to a ConnectError a client may see. */
 export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
+  if (err instanceof ConnectError) return bare(err);
   for (const link of causes(err)) {
-    if (link instanceof ConnectError) return link;
+    if (link instanceof ConnectError) return bare(link);
     const mapped = codeFor(link);
     if (mapped) return new ConnectError(mapped.message, mapped.code, undefined, undefined, err);
   }
@@ -126,16 +143,24 @@ export function fromEntryError(entry: EntryError): ConnectError {
   return new ConnectError(entry.message, entry.code as Code);
 }
 
-/** Maps errors and logs each call; only Internal/Unknown are logged at error level. */
+/** Re-throws whatever a response stream throws through `fail`. */
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, fail: (err: unknown) => ConnectError): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw fail(err);
+  }
+}
+
+/**
+ * Maps errors and logs each call; only Internal/Unknown are logged at error level. Covers a
+ * unary call's error and an error a response stream throws (Health.Watch, reflection).
+ */
 export function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
     const rpc = req.method.name;
-    try {
-      const res = await next(req);
-      logger.debug({ rpc, ms: Math.round(performance.now() - started) }, "rpc ok");
-      return res;
-    } catch (err) {
+    const fail = (err: unknown): ConnectError => {
       const mapped = toConnectError(err);
       const fields = { rpc, code: Code[mapped.code], ms: Math.round(performance.now() - started) };
       if (mapped.code === Code.Internal || mapped.code === Code.Unknown) {
@@ -143,7 +168,15 @@ export function errorInterceptor(logger: Logger): Interceptor {
       } else {
         logger.info({ ...fields, reason: mapped.rawMessage }, "rpc refused");
       }
-      throw mapped;
+      return mapped;
+    };
+    try {
+      const res = await next(req);
+      if (res.stream) return { ...res, message: mapStreamErrors(res.message, fail) };
+      logger.debug({ rpc, ms: Math.round(performance.now() - started) }, "rpc ok");
+      return res;
+    } catch (err) {
+      throw fail(err);
     }
   };
 }

@@ -4,6 +4,7 @@ export * from "./errors.js";
 export * from "./db.js";
 export * from "./server.js";
 export * from "./health.js";
+export * from "./reflection.js";
 export * from "./bus.js";
 export * from "./subjects.js";
 export * from "./clients.js";

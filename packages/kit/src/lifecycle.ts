@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { createLogger, describeError } from "./logger.js";
+import { createLogger, defaultLogFormat, describeError } from "./logger.js";
 import { installTracing } from "./tracing.js";
 
 /** Something started that must be stopped on shutdown. */
@@ -43,7 +43,15 @@ export function runMain(logger: Logger, start: () => Promise<Stoppable>): void {
   );
 }
 
-export interface ServiceEntry<C extends { logLevel: string; otlpEndpoint?: string | undefined }> {
+/** What serviceMain reads of a service's config. */
+export interface EntryConfig {
+  logLevel: string;
+  /** NODE_ENV: production always logs JSON. */
+  env: string;
+  otlpEndpoint?: string | undefined;
+}
+
+export interface ServiceEntry<C extends EntryConfig> {
   service: string;
   loadConfig: () => C;
   start: (config: C, logger: Logger) => Promise<Stoppable>;
@@ -54,7 +62,7 @@ export interface ServiceEntry<C extends { logLevel: string; otlpEndpoint?: strin
  * The body of every service's main.ts: `node main.js` serves, `node main.js migrate` only
  * applies migrations. A bad configuration exits 1 naming every bad variable.
  */
-export function serviceMain<C extends { logLevel: string; otlpEndpoint?: string | undefined }>(entry: ServiceEntry<C>, argv = process.argv): void {
+export function serviceMain<C extends EntryConfig>(entry: ServiceEntry<C>, argv = process.argv): void {
   let config: C;
   try {
     config = entry.loadConfig();
@@ -62,7 +70,7 @@ export function serviceMain<C extends { logLevel: string; otlpEndpoint?: string 
     process.stderr.write(`${entry.service}: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  const logger = createLogger({ service: entry.service, level: config.logLevel });
+  const logger = createLogger({ service: entry.service, level: config.logLevel, format: defaultLogFormat(config.env) });
   if (argv[2] === "migrate") {
     entry.migrate(config, logger).then(
       () => process.exit(0),

@@ -1,6 +1,18 @@
 import { pino, type Logger } from "pino";
+import pretty from "pino-pretty";
 
 export type { Logger };
+
+/** `json`: one JSON object a line (production, and whenever stdout is piped); `pretty`: for a person. */
+export type LogFormat = "json" | "pretty";
+
+/**
+ * Readable lines for a person at a terminal, JSON everywhere else: production always logs
+ * JSON, and so does any process whose stdout is a pipe or a file (log collectors, tests, CI).
+ */
+export function defaultLogFormat(nodeEnv: string | undefined, stdout: { isTTY?: boolean } = process.stdout): LogFormat {
+  return nodeEnv !== "production" && stdout.isTTY === true ? "pretty" : "json";
+}
 
 /** Paths never written to logs: credentials and message bodies. */
 const REDACT = [
@@ -19,7 +31,20 @@ const REDACT = [
   "*.databaseUrl",
 ];
 
-export function createLogger(options: { service: string; level?: string; destination?: pino.DestinationStream }): Logger {
+export interface LoggerOptions {
+  service: string;
+  level?: string | undefined;
+  /** Where lines go; stdout when unset. */
+  destination?: pino.DestinationStream | undefined;
+  /** `json` unless told otherwise (see defaultLogFormat). */
+  format?: LogFormat | undefined;
+}
+
+/**
+ * The service's pino logger. Redaction happens in pino before a line is formatted, so tokens
+ * and message bodies are censored in both formats.
+ */
+export function createLogger(options: LoggerOptions): Logger {
   const settings = {
     name: options.service,
     level: options.level ?? "info",
@@ -27,6 +52,19 @@ export function createLogger(options: { service: string; level?: string; destina
     redact: { paths: REDACT, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
+  if (options.format === "pretty") {
+    const stream = pretty({
+      destination: options.destination ?? 1,
+      // Colours only on the terminal itself; a given stream gets plain text.
+      colorize: options.destination === undefined,
+      // The service is the logger's name, shown as "INFO (rooms): …".
+      ignore: "pid,hostname,service",
+      translateTime: "SYS:HH:MM:ss.l",
+      singleLine: true,
+      sync: true,
+    });
+    return pino(settings, stream);
+  }
   return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 

@@ -8,6 +8,7 @@ import { serviceAuthInterceptor } from "./credentials.js";
 import { errorInterceptor } from "./errors.js";
 import { serverTracing } from "./tracing.js";
 import { registerHealth, type HealthState, type ReadinessCheck } from "./health.js";
+import { registerReflection } from "./reflection.js";
 
 export interface TlsFiles {
   certFile: string;
@@ -45,7 +46,8 @@ export interface RunningServer {
 
 /**
  * Serves gRPC, gRPC-Web and Connect on HTTP/2 (h2c by default; TLS with HTTP/1.1 fallback
- * when certificate files are given), plus grpc.health.v1.
+ * when certificate files are given), plus grpc.health.v1 and server reflection
+ * (grpc.reflection.v1 and v1alpha) describing every service served.
  */
 export async function startConnectServer(options: ConnectServerOptions): Promise<RunningServer> {
   const state: HealthState = { shuttingDown: false, watchers: new Set() };
@@ -55,6 +57,8 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     routes: (router) => {
       options.routes(router);
       registerHealth(router, options.serviceNames, options.ready, state);
+      // Last: it describes every service registered above, and itself.
+      registerReflection(router);
     },
   });
 

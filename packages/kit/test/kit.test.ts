@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import {
@@ -15,6 +16,7 @@ import {
   toEntryError,
   fromEntryError,
   createLogger,
+  defaultLogFormat,
   requireId,
   subjects,
   toConnectError,
@@ -82,6 +84,56 @@ describe("batch entry errors", () => {
     expect(toEntryError(new Error("boom"), logger, "BatchMark")).toEqual({ code: Code.Internal, message: "internal error" });
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 50, rpc: "BatchMark", msg: "one entry of a batch failed" });
+  });
+});
+
+describe("logs", () => {
+  /** A real stream, as pino-pretty needs, keeping each line written to it. */
+  const capture = () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+        done();
+      },
+    });
+    return { lines, destination };
+  };
+  const secret = { authorization: "Bearer s3cr3t-token", token: "s3cr3t-token", message: { content: "hola secreto" } };
+
+  it("are JSON in production and when stdout is not a terminal; readable on a terminal", () => {
+    expect(defaultLogFormat("production", { isTTY: true })).toBe("json");
+    expect(defaultLogFormat("development", { isTTY: false })).toBe("json");
+    expect(defaultLogFormat("development", {})).toBe("json");
+    expect(defaultLogFormat("development", { isTTY: true })).toBe("pretty");
+    expect(defaultLogFormat(undefined, { isTTY: true })).toBe("pretty");
+  });
+
+  it("redact tokens and message bodies as JSON", () => {
+    const out = capture();
+    createLogger({ service: "rooms", destination: out.destination }).info({ req: secret, rpc: "SendMessage" }, "[SEND_MESSAGE] stored");
+    expect(out.lines).toHaveLength(1);
+    const line = JSON.parse(out.lines[0]!);
+    expect(line).toMatchObject({ service: "rooms", msg: "[SEND_MESSAGE] stored", rpc: "SendMessage" });
+    expect(line.req).toEqual({ authorization: "[redacted]", token: "[redacted]", message: { content: "[redacted]" } });
+  });
+
+  it("redact the same way as readable lines, tagged with the service", () => {
+    const out = capture();
+    const logger = createLogger({ service: "rooms", destination: out.destination, format: "pretty" });
+    logger.info({ req: secret, rpc: "SendMessage" }, "[SEND_MESSAGE] stored");
+    logger.error({ err: { message: "boom" } }, "rpc failed");
+    // One line an entry, its fields after the message; an error's fields follow on their own lines.
+    expect(out.lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(rooms\): \[SEND_MESSAGE\] stored /);
+    expect(out.lines[0]).toContain('"rpc":"SendMessage"');
+    expect(out.lines[0]).toContain('"authorization":"[redacted]"');
+    expect(out.lines[0]).toContain('"content":"[redacted]"');
+    expect(out.lines[1]).toMatch(/^\[[\d:.]+\] ERROR \(rooms\): rpc failed/);
+    expect(out.lines.join("\n")).toContain('"message": "boom"');
+    for (const line of out.lines) {
+      expect(line).not.toContain("s3cr3t");
+      expect(line).not.toContain("hola secreto");
+    }
   });
 });
 

@@ -1,7 +1,9 @@
 /**
- * The RedUP Socket.IO protocol as TypeScript types (see ../shared/PROTOCOL.md): what a client
- * may emit, what the server emits, and the error codes. A TypeScript client types its socket
- * with these maps:
+ * The RedUP Socket.IO protocol as TypeScript types: what a client may emit, what the server
+ * emits, and the error codes. docs/protocol.md is the reference and docs/asyncapi.yaml the
+ * same as AsyncAPI; a test (test/docs.test.ts) fails when an event or field is added, removed
+ * or changed here and not there, or the other way round. A TypeScript client types its
+ * socket with these maps:
  *
  *   import type { ClientToServerEvents, ServerToClientEvents } from "@redup/edge/events";
  *   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, { query: { user_id: "123" } });

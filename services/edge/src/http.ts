@@ -3,6 +3,7 @@ import type { Client } from "@connectrpc/connect";
 import type { EventBus } from "@redup/kit";
 import { HealthCheckResponse_ServingStatus, type Health } from "@redup/proto/grpc/health/v1/health_pb";
 import { DEMO_PAGE } from "./demo/page.js";
+import type { Docs } from "./docs.js";
 import type { Metrics } from "./metrics.js";
 
 export interface Probes {
@@ -14,6 +15,8 @@ export interface Probes {
   draining: () => boolean;
   /** Whether GET /demo serves the demo page. */
   demoPage: boolean;
+  /** The protocol reference and AsyncAPI document served under /docs/ (none when docs/ is missing). */
+  docs: Docs | undefined;
 }
 
 const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -32,7 +35,8 @@ async function serving(client: Client<typeof Health>): Promise<boolean> {
 
 /**
  * The edge's own HTTP routes next to Socket.IO: GET /healthz (the process answers),
- * /readyz (services and NATS reachable), /metrics (Prometheus) and, when enabled, /demo.
+ * /readyz (services and NATS reachable), /metrics (Prometheus), /docs/ (the protocol
+ * reference, its Markdown and the AsyncAPI document) and, when enabled, /demo.
  */
 export function createHttpRoutes(probes: Probes) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -50,6 +54,26 @@ export function createHttpRoutes(probes: Probes) {
     if (path === "/demo" && probes.demoPage) {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
       res.end(DEMO_PAGE);
+      return;
+    }
+    if (probes.docs && (path === "/docs" || path?.startsWith("/docs/"))) {
+      const docs = probes.docs;
+      // The page's relative links (asyncapi.yaml, #anchors) resolve under /docs/.
+      if (path === "/docs") {
+        res.writeHead(301, { location: "/docs/" });
+        res.end();
+        return;
+      }
+      const file: Record<string, [string, string]> = {
+        "/docs/": ["text/html; charset=utf-8", docs.html],
+        "/docs/protocol.md": ["text/markdown; charset=utf-8", docs.markdown],
+        "/docs/asyncapi.yaml": ["application/yaml; charset=utf-8", docs.asyncapi],
+      };
+      const found = file[path];
+      if (!found) return json(res, 404, { error: "not found" });
+      // Our own static text: no scripts run on these pages.
+      res.writeHead(200, { "content-type": found[0], "cache-control": "no-cache", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'", "x-content-type-options": "nosniff" });
+      res.end(found[1]);
       return;
     }
     if (path === "/metrics") {

@@ -15,6 +15,7 @@ import { createFanout } from "./fanout.js";
 import { createAuthenticator } from "./auth.js";
 import { createConnectionHandler, createHandshake } from "./handlers/connection.js";
 import { createHttpRoutes } from "./http.js";
+import { loadDocs } from "./docs.js";
 import { createRateLimiter, createTurns } from "./limits.js";
 import { createCatchUpReads } from "./catch-up-reads.js";
 import { createMarkQueue } from "./mark-queue.js";
@@ -78,6 +79,8 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     inflight: { count: 0 },
   };
   let draining = false;
+  const docs = loadDocs();
+  if (!docs) logger.warn("[DOCS] docs/protocol.md or docs/asyncapi.yaml not found: /docs is not served");
   const routes = createHttpRoutes({
     services: {
       rooms: createServiceClient(Health, { baseUrl: config.roomsUrl, caFile: config.servicesCaFile, discovery: config.serviceDiscovery, retries: 0 }),
@@ -88,6 +91,7 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     metrics,
     draining: () => draining,
     demoPage: config.demoPage,
+    docs,
   });
   const handler = (req: Parameters<typeof routes>[0], res: Parameters<typeof routes>[1]) => {
     routes(req, res).catch(() => {

@@ -1,8 +1,9 @@
 /**
  * The /demo page in headless Chromium (Debian's package, driven by playwright-core): two
- * pages, two users, a message each way and a group message, asserted in the DOM.
+ * pages, two users, a message each way and a group message, asserted in the DOM. And the
+ * protocol reference at /docs/, rendered, with the AsyncAPI document as written.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EdgeServer } from "../src/index.js";
@@ -80,5 +81,30 @@ describe("the demo page", () => {
     const off = await stack.startEdge({ DEMO_PAGE: "false" });
     expect((await fetch(`${off.url}/demo`)).status).toBe(404);
     expect((await fetch(`${off.url}/socket.io/socket.io.js`)).status).not.toBe(200);
+  });
+});
+
+describe("the protocol reference at /docs", () => {
+  it("renders docs/protocol.md with working anchors and serves the AsyncAPI document as written", async () => {
+    const page = await browser.newPage();
+    const response = await page.goto(`${edge.url}/docs`);
+    expect(response?.status()).toBe(200);
+    expect(new URL(page.url()).pathname).toBe("/docs/");
+    expect(await page.title()).toBe("The RedUP Chat Socket.IO protocol");
+    // Every section the reference links to is there, with the anchor GitHub would give it.
+    expect(await page.textContent("h3#send_message")).toBe("send_message");
+    expect(await page.textContent("h2#error-codes")).toBe("Error codes");
+    expect(await page.$$eval("table tr td:first-child code", (cells) => cells.map((c) => c.textContent))).toContain("USER_ID_REQUIRED");
+    await page.click('a[href="#receive_message"]');
+    expect(new URL(page.url()).hash).toBe("#receive_message");
+    // The raw documents, exactly as in the repository.
+    expect(await page.$eval('nav a[href="asyncapi.yaml"]', (a) => a.getAttribute("href") && new URL(a.getAttribute("href")!, a.baseURI).href)).toBe(`${edge.url}/docs/asyncapi.yaml`);
+    const asyncapi = await fetch(`${edge.url}/docs/asyncapi.yaml`);
+    expect(asyncapi.headers.get("content-type")).toBe("application/yaml; charset=utf-8");
+    expect(await asyncapi.text()).toBe(readFileSync(new URL("../../../docs/asyncapi.yaml", import.meta.url), "utf8"));
+    const markdown = await fetch(`${edge.url}/docs/protocol.md`);
+    expect(await markdown.text()).toBe(readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8"));
+    expect((await fetch(`${edge.url}/docs/nothing`)).status).toBe(404);
+    await page.close();
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Every refusal of PROTOCOL.md: an error callback and an `error` event with the code,
+ * Every refusal of docs/protocol.md: an error callback and an `error` event with the code,
  * nothing stored, and the same socket still works afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -4,3 +4,4 @@ export * from "./net.js";
 export * from "./wait.js";
 export * from "./env.js";
 export * from "./codes.js";
+export * from "./strict-http2.js";

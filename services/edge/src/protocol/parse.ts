@@ -76,7 +76,7 @@ export function parseText(value: unknown, maxLength: number): string {
   return text;
 }
 
-/** Validates send_message for a connection of `userId`; see PROTOCOL.md for every rule. */
+/** Validates send_message for a connection of `userId`; docs/protocol.md states every rule. */
 export function parseSend(payload: unknown, userId: bigint, maxLength: number): SendInput {
   const p = asObject(payload);
   const type = parseChatType(p["type"]);

@@ -1,4 +1,4 @@
-import { createLogger, type Env, type EventBus, type RunningServer } from "@redup/kit";
+import { createLogger, type Env, type EventBus, type LogFormat, type RunningServer } from "@redup/kit";
 import { loadConfig as deliveryConfig, startDelivery } from "@redup/delivery";
 import { loadConfig as messagesConfig, startMessages } from "@redup/messages";
 import { loadConfig as roomsConfig, startRooms } from "@redup/rooms";
@@ -17,6 +17,8 @@ export interface CoreOptions {
   /** An event bus shared with the caller (embedded mode); NATS from the env otherwise. */
   bus?: EventBus;
   logLevel?: string;
+  /** JSON unless told otherwise (`npm start` in a terminal: pretty). */
+  logFormat?: LogFormat;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface CoreOptions {
  */
 export async function startCoreServices(env: Env, options: CoreOptions = {}): Promise<CoreServices> {
   const level = options.logLevel ?? env["LOG_LEVEL"] ?? "info";
-  const log = (service: string) => createLogger({ service, level });
+  const log = (service: string) => createLogger({ service, level, format: options.logFormat });
   const wired: Env = { ...env };
   const started: RunningServer[] = [];
   try {

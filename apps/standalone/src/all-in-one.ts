@@ -1,4 +1,4 @@
-import { createLogger, type Env, type Stoppable } from "@redup/kit";
+import { createLogger, defaultLogFormat, type Env, type Stoppable } from "@redup/kit";
 import { loadConfig as edgeConfig, startEdge, type EdgeServer } from "@redup/edge";
 import { embed } from "./embedded.js";
 import { startCoreServices, type CoreServices } from "@redup/system";
@@ -16,11 +16,13 @@ export interface System extends Stoppable {
 export async function startSystem(env: Env): Promise<System> {
   const { env: wired, bus, notes } = embed(env);
   const level = env["LOG_LEVEL"] ?? "info";
-  const logger = createLogger({ service: "system", level });
+  // Readable lines in a terminal, JSON in production and when piped.
+  const format = defaultLogFormat(env["NODE_ENV"]);
+  const logger = createLogger({ service: "system", level, format });
   for (const note of notes) logger.info(note);
-  const core = await startCoreServices(wired, { ...(bus ? { bus } : {}), logLevel: level });
+  const core = await startCoreServices(wired, { ...(bus ? { bus } : {}), logLevel: level, logFormat: format });
   try {
-    const edge = await startEdge(edgeConfig(core.env), createLogger({ service: "edge", level }), bus);
+    const edge = await startEdge(edgeConfig(core.env), createLogger({ service: "edge", level, format }), bus);
     return {
       core,
       edge,

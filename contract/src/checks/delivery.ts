@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import type { CheckContext } from "../context.js";
+import type { Reply } from "../grpc.js";
+import type { Checks } from "./types.js";
+
+const S = "redup.delivery.v1.DeliveryService";
+
+/** A new direct message a → b, so receipts start unmarked. */
+const newMessage = async ({ messages, ids }: CheckContext) =>
+  (await messages("SendMessage", { senderId: ids.a, type: "ROOM_TYPE_DIRECTO", to: ids.b, content: "¿llegó?" })).message;
+
+const pendingIds = (page: Reply): string[] => page["messages"].map((m: { messageId: string }) => m.messageId);
+
+export const deliveryChecks: Checks = {
+  [`${S}/Dispatch`]: async ({ delivery, fixtures, ids, refusal }) => {
+    const message = await fixtures.direct();
+    // Dispatch is idempotent: handing a stored message over again names the same recipients.
+    assert.deepEqual((await delivery("Dispatch", { message, origin: "contract" })).recipientIds, [ids.b]);
+    assert.equal(await refusal(delivery("Dispatch", { message: { ...message, id: "0" } })), "INVALID_ARGUMENT");
+  },
+
+  [`${S}/DispatchMany`]: async ({ delivery, messages, fixtures, ids }) => {
+    await fixtures.group();
+    const direct = await fixtures.direct();
+    const group = (await messages("SendMessage", { senderId: ids.a, type: "ROOM_TYPE_GRUPAL", to: ids.group, content: "Hola a todos!" })).message;
+    const { results } = await delivery("DispatchMany", { dispatches: [{ message: direct }, { message: group }] });
+    assert.equal(results.length, 2, "one result per dispatch, in order");
+    assert.deepEqual(results[0].recipientIds, [ids.b]);
+    assert.ok(results[1].recipientIds.includes(ids.b), "every group member");
+    assert.ok(!results[1].recipientIds.includes(ids.a), "but the sender");
+  },
+
+  [`${S}/MarkDelivered`]: async (t) => {
+    const message = await newMessage(t);
+    const first = await t.delivery("MarkDelivered", { messageId: message.id, userId: t.ids.b });
+    assert.deepEqual([first.first, first.senderId, first.receipt.recipientId], [true, t.ids.a, t.ids.b]);
+    assert.ok(first.receipt.deliveredAt, "delivered_at is set");
+    assert.equal((await t.delivery("MarkDelivered", { messageId: message.id, userId: t.ids.b })).first, false, "the first time wins");
+    assert.equal(await t.refusal(t.delivery("MarkDelivered", { messageId: message.id, userId: t.ids.c })), "PERMISSION_DENIED", "only a recipient marks");
+  },
+
+  [`${S}/MarkRead`]: async (t) => {
+    const message = await newMessage(t);
+    const read = await t.delivery("MarkRead", { messageId: message.id, userId: t.ids.b });
+    assert.deepEqual([read.first, read.senderId], [true, t.ids.a]);
+    assert.ok(read.receipt.readAt, "read_at is set");
+    assert.equal(await t.refusal(t.delivery("MarkRead", { messageId: t.ids.unknown, userId: t.ids.b })), "NOT_FOUND");
+  },
+
+  [`${S}/BatchMark`]: async (t) => {
+    const message = await newMessage(t);
+    // Marks of one batch run concurrently: each names a different receipt, so each outcome is certain.
+    const other = await newMessage(t);
+    const marks = [{ delivered: { messageId: message.id, userId: t.ids.b } }, { read: { messageId: message.id, userId: t.ids.c } }, { read: { messageId: other.id, userId: t.ids.b } }];
+    const { results } = await t.delivery("BatchMark", { marks });
+    assert.deepEqual(results.map((r: { outcome: string }) => r.outcome), ["delivered", "error", "read"], "one result per mark, in order");
+    assert.deepEqual([results[0].delivered.first, results[0].delivered.receipt.messageId], [true, message.id]);
+    assert.equal(results[1].error.code, 7, "PERMISSION_DENIED for a user who is not a recipient");
+    assert.deepEqual([results[2].read.first, results[2].read.receipt.messageId], [true, other.id]);
+  },
+
+  [`${S}/ListPending`]: async (t) => {
+    const message = await newMessage(t);
+    assert.ok(pendingIds(await t.delivery("ListPending", { userId: t.ids.b, pageSize: 1000 })).includes(message.id), "pending until delivered");
+    await t.delivery("MarkDelivered", { messageId: message.id, userId: t.ids.b });
+    assert.ok(!pendingIds(await t.delivery("ListPending", { userId: t.ids.b, pageSize: 1000 })).includes(message.id), "not pending once delivered");
+  },
+
+  [`${S}/BatchListPending`]: async (t) => {
+    const message = await newMessage(t);
+    const { responses } = await t.delivery("BatchListPending", { requests: [{ userId: t.ids.b, pageSize: 1000 }, { userId: t.ids.fresh() }] });
+    assert.equal(responses.length, 2, "one answer per request, in order");
+    assert.ok(pendingIds(responses[0]).includes(message.id));
+    assert.deepEqual(pendingIds(responses[1]), []);
+  },
+
+  [`${S}/GetReceipts`]: async (t) => {
+    const message = await newMessage(t);
+    await t.delivery("MarkDelivered", { messageId: message.id, userId: t.ids.b });
+    const got = await t.delivery("GetReceipts", { messageId: message.id });
+    assert.equal(got.senderId, t.ids.a);
+    assert.deepEqual(got.receipts.map((r: { recipientId: string }) => r.recipientId), [t.ids.b]);
+    assert.ok(got.receipts[0].deliveredAt, "delivered_at is set");
+  },
+};
