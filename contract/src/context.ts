@@ -54,8 +54,10 @@ export interface CheckContext {
 export interface Fixtures {
   /** a and b are members of ids.group (joined through RoomsService.JoinGroup). */
   group(): Promise<void>;
-  /** A direct message a → b, stored and dispatched. */
+  /** A direct message a → b, stored and handed off (its recipient recorded). */
   direct(): Promise<Reply>;
+  /** A new direct message a → b, once delivery has recorded its recipient. */
+  newDirect(content: string): Promise<Reply>;
 }
 
 const once = <T>(make: () => Promise<T>) => {
@@ -67,14 +69,26 @@ export function createContext(targets: Record<ServiceName, Target>, ids: Ids): O
   const rooms = (method: string, request: object) => targets.rooms.unary(`redup.rooms.v1.RoomsService/${method}`, request);
   const messages = (method: string, request: object) => targets.messages.unary(`redup.messages.v1.MessagesService/${method}`, request);
   const delivery = (method: string, request: object) => targets.delivery.unary(`redup.delivery.v1.DeliveryService/${method}`, request);
+  /**
+   * SendMessage answers once the message is stored; delivery records its recipients right
+   * after, in the background. Checks that need the recipient's row wait for it (bounded).
+   */
+  const newDirect = async (content: string) => {
+    const message = (await messages("SendMessage", { senderId: ids.a, type: "ROOM_TYPE_DIRECTO", to: ids.b, messageType: "MESSAGE_TYPE_TEXTO", content }))["message"] as Reply;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const receipts = await delivery("GetReceipts", { messageId: message["id"] }).catch(() => undefined);
+      if (receipts?.["receipts"]?.some((r: { recipientId: string }) => r.recipientId === ids.b)) return message;
+      if (Date.now() > deadline) throw new Error(`delivery did not record the recipient of message ${message["id"]} within 10 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   const fixtures: Fixtures = {
     group: once(async () => {
       for (const userId of [ids.a, ids.b]) await rooms("JoinGroup", { groupId: ids.group, userId });
     }),
-    direct: once(async () => {
-      const sent = await messages("SendMessage", { senderId: ids.a, type: "ROOM_TYPE_DIRECTO", to: ids.b, messageType: "MESSAGE_TYPE_TEXTO", content: "Hola, ¿cómo estás?" });
-      return sent["message"] as Reply;
-    }),
+    direct: once(() => newDirect("Hola, ¿cómo estás?")),
+    newDirect,
   };
   return {
     targets,

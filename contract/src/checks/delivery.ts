@@ -5,9 +5,8 @@ import type { Checks } from "./types.js";
 
 const S = "redup.delivery.v1.DeliveryService";
 
-/** A new direct message a → b, so receipts start unmarked. */
-const newMessage = async ({ messages, ids }: CheckContext) =>
-  (await messages("SendMessage", { senderId: ids.a, type: "ROOM_TYPE_DIRECTO", to: ids.b, content: "¿llegó?" })).message;
+/** A new direct message a → b, its recipient recorded, so receipts start unmarked. */
+const newMessage = ({ fixtures }: CheckContext) => fixtures.newDirect("¿llegó?");
 
 const pendingIds = (page: Reply): string[] => page["messages"].map((m: { messageId: string }) => m.messageId);
 

@@ -87,4 +87,15 @@ export const roomsChecks: Checks = {
     const checks = [ids.a, ids.fresh(), ids.b].map((userId) => ({ groupId: ids.group, userId }));
     assert.deepEqual((await rooms("CheckMemberships", { checks })).isMember, [true, false, true]);
   },
+
+  [`${S}/BatchListGroupMemberIds`]: async ({ rooms, ids, fixtures, refusal }) => {
+    await fixtures.group();
+    const empty = ids.fresh();
+    const { groups } = await rooms("BatchListGroupMemberIds", { groupIds: [ids.group, empty] });
+    assert.equal(groups.length, 2, "one answer per group, in order");
+    assert.equal(groups[0].groupId, ids.group);
+    assert.ok(groups[0].userIds.includes(ids.a) && groups[0].userIds.includes(ids.b), "both members");
+    assert.deepEqual([groups[1].groupId, groups[1].userIds], [empty, []], "a group without members has none");
+    assert.equal(await refusal(rooms("BatchListGroupMemberIds", { groupIds: [] })), "INVALID_ARGUMENT");
+  },
 };
