@@ -10,8 +10,11 @@ import { holdWrites, writePacket, type EncodedPacket, type Writable } from "./pa
 import { isoUtc, toReceived } from "./protocol/format.js";
 import { createRoomOrder, type RoomOrder } from "./room-order.js";
 
-/** How many message UUIDs each socket remembers, so a message reaches it once. */
+/** How many messages each socket remembers, so a message reaches it once. */
 const SEEN_PER_SOCKET = 2048;
+
+/** A message's key in a socket's memory: its id (short), or its uuid when it was not stored. */
+export const seenKey = (id: string | bigint | null, uuid: string): string => (id === null || id === 0n || id === "0" ? uuid : String(id));
 /** Live messages held for a socket while its catch-up runs; beyond this they wait for the next connect. */
 const MAX_BUFFERED = 10_000;
 
@@ -34,8 +37,9 @@ export class LiveMessage {
     private readonly encode: (event: string, payload: unknown) => EncodedPacket,
   ) {}
 
-  get uuid(): string {
-    return this.message.uuid;
+  /** The message's key in a socket's memory (seenKey). */
+  get key(): string {
+    return seenKey(this.message.id, this.message.uuid);
   }
 
   get packet(): EncodedPacket {
@@ -48,48 +52,82 @@ export class LiveMessage {
  * messages it already has, a buffer that holds live messages until catch-up is done (so
  * pending messages arrive first, oldest first), and its queue of client events.
  */
+/** What to do with a socket whose write backlog grows past a bound; one policy per edge, for every socket. */
+export interface SlowConsumerPolicy {
+  maxBufferedPackets: number;
+  /** Cuts the socket; what it missed stays pending for catch-up. */
+  onSlow(member: Member): void;
+}
+
+const NO_LIMIT: SlowConsumerPolicy = { maxBufferedPackets: Infinity, onSlow: () => {} };
+const NO_GROUPS: ReadonlySet<string> = new Set();
+
+/**
+ * One connected socket as fan-out sees it: which user and groups it listens for, which
+ * messages it already has, a buffer that holds live messages until catch-up is done (so
+ * pending messages arrive first, oldest first), and its queue of client events. Every field
+ * is paid once per connection (19,000 on one edge), so what an idle socket does not need is
+ * made only when first used.
+ */
 export class Member {
-  readonly groups = new Set<string>();
+  private joined: Set<string> | undefined;
   private seen: Set<string> | undefined;
   private buffer: LiveMessage[] | null = [];
   private overflowed = false;
   /** Client events are handled one at a time, in arrival order (handlers/dispatch.ts). */
-  queue: Promise<void> = Promise.resolve();
+  queue: Promise<void> | undefined;
   queued = 0;
 
   constructor(
     readonly socket: SocketLike,
     readonly userId: string,
-    /** Cuts a socket that cannot keep up; its messages stay pending for catch-up. */
-    private readonly slow: { maxBufferedPackets: number; onSlow: () => void } = { maxBufferedPackets: Infinity, onSlow: () => {} },
+    private readonly slow: SlowConsumerPolicy = NO_LIMIT,
   ) {}
+
+  /** The groups this socket listens to. */
+  get groups(): ReadonlySet<string> {
+    return this.joined ?? NO_GROUPS;
+  }
+
+  joinGroup(groupId: string): void {
+    (this.joined ??= new Set()).add(groupId);
+  }
+
+  leaveGroup(groupId: string): void {
+    this.joined?.delete(groupId);
+  }
+
+  leaveAllGroups(): void {
+    this.joined = undefined;
+  }
 
   get sid(): string {
     return this.socket.id;
   }
 
   /**
-   * Records that this socket has a message — it received it, or sent it and got the ACK —
-   * so it never gets it as receive_message (again). False when it already had it.
+   * Records that this socket has a message (by seenKey) — it received it, or sent it and got
+   * the ACK — so it never gets it as receive_message (again). False when it already had it.
    */
-  remember(uuid: string): boolean {
+  remember(key: string): boolean {
     const seen = (this.seen ??= new Set());
-    if (seen.has(uuid)) return false;
-    seen.add(uuid);
+    if (seen.has(key)) return false;
+    seen.add(key);
     if (seen.size > SEEN_PER_SOCKET) seen.delete(seen.values().next().value!);
     return true;
   }
 
   private canTakeMore(): boolean {
     if ((this.socket.conn?.writeBuffer?.length ?? 0) < this.slow.maxBufferedPackets) return true;
-    this.slow.onSlow();
+    this.slow.onSlow(this);
     return false;
   }
 
   /** Emits receive_message (catch-up) unless this socket already has it, or cannot keep up. */
   emitMessage(message: ReceivedMessage): boolean {
-    if (this.seen?.has(message.mensaje_uuid) || !this.canTakeMore()) return false;
-    this.remember(message.mensaje_uuid);
+    const key = seenKey(message.mensaje_id, message.mensaje_uuid);
+    if (this.seen?.has(key) || !this.canTakeMore()) return false;
+    this.remember(key);
     holdWrites(this.socket);
     this.socket.emit("receive_message", message);
     return true;
@@ -97,8 +135,9 @@ export class Member {
 
   /** Writes a live message unless this socket already has it, or cannot keep up. */
   private write(live: LiveMessage): void {
-    if (this.seen?.has(live.uuid) || !this.canTakeMore()) return;
-    if (writePacket(this.socket, live.packet)) this.remember(live.uuid);
+    const key = live.key;
+    if (this.seen?.has(key) || !this.canTakeMore()) return;
+    if (writePacket(this.socket, live.packet)) this.remember(key);
   }
 
   /** A live message: written now, or held while catch-up runs. */
@@ -297,11 +336,11 @@ export function createFanout(deps: FanoutDeps): Fanout {
   };
 
   const joinGroup = (member: Member, groupId: string) => {
-    member.groups.add(groupId);
+    member.joinGroup(groupId);
     addTo(groups, groupId, member, subjects.groupAll(groupId), streamOf({ scope: "group", id: groupId }));
   };
   const leaveGroup = (member: Member, groupId: string) => {
-    member.groups.delete(groupId);
+    member.leaveGroup(groupId);
     removeFrom(groups, groupId, member, subjects.groupAll(groupId), streamOf({ scope: "group", id: groupId }));
   };
 
@@ -309,7 +348,7 @@ export function createFanout(deps: FanoutDeps): Fanout {
     add: (member) => addTo(users, member.userId, member, subjects.userAll(member.userId), streamOf({ scope: "user", id: member.userId })),
     remove(member) {
       for (const groupId of member.groups) removeFrom(groups, groupId, member, subjects.groupAll(groupId), streamOf({ scope: "group", id: groupId }));
-      member.groups.clear();
+      member.leaveAllGroups();
       removeFrom(users, member.userId, member, subjects.userAll(member.userId), streamOf({ scope: "user", id: member.userId }));
     },
     joinGroup,

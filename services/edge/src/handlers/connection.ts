@@ -2,7 +2,7 @@ import { describeError } from "@redup/kit";
 import type { ExtendedError } from "socket.io";
 import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ConnectedEvent } from "../events.js";
-import { Member, type SocketLike } from "../fanout.js";
+import { Member, type SlowConsumerPolicy, type SocketLike } from "../fanout.js";
 import { toReceived } from "../protocol/format.js";
 import type { HandshakeInput, Identity } from "../auth.js";
 import { ProtocolError } from "../protocol/errors.js";
@@ -107,33 +107,46 @@ async function withRetries(connected: () => boolean, task: () => Promise<void>):
  */
 export function createConnectionHandler(ctx: EdgeContext): (socket: EdgeSocket) => void {
   const attach = createEventTable(ctx, { ...groupHandlers(ctx), ...messageHandlers(ctx), ...receiptHandlers(ctx), ...historyHandlers(ctx) });
-  return (socket) => onConnection(ctx, socket, attach);
+  // One policy and one disconnect listener for every socket: nothing per socket but its Member.
+  const slow: SlowConsumerPolicy = {
+    maxBufferedPackets: ctx.config.limits.maxBufferedPackets,
+    onSlow(member) {
+      const socket = member.socket as unknown as EdgeSocket;
+      if (!socket.connected) return;
+      // Bounded memory: a socket that cannot keep up is cut; what it missed stays pending.
+      ctx.logger.warn({ sid: member.sid, userId: member.userId, buffered: ctx.config.limits.maxBufferedPackets }, "[DISCONNECT] socket cannot keep up; disconnecting it");
+      socket.disconnect(true);
+    },
+  };
+  const onDisconnect = function (this: EdgeSocket, reason: string) {
+    const member = this.data.member;
+    if (!member) return;
+    ctx.fanout.remove(member);
+    if (ctx.fanout.socketsOf(member.userId).size === 0) ctx.limiter.forget(member.userId);
+    ctx.metrics.sockets.dec();
+    ctx.logger.info({ sid: member.sid, userId: member.userId, reason }, `[DISCONNECT] sid=${member.sid}`);
+  };
+  return (socket) => onConnection(ctx, socket, attach, slow, onDisconnect);
 }
 
-function onConnection(ctx: EdgeContext, socket: EdgeSocket, attach: (socket: EdgeSocket, member: Member) => void): void {
+function onConnection(
+  ctx: EdgeContext,
+  socket: EdgeSocket,
+  attach: (socket: EdgeSocket, member: Member) => void,
+  slow: SlowConsumerPolicy,
+  onDisconnect: (this: EdgeSocket, reason: string) => void,
+): void {
   const userId = socket.data.userId;
   // The socket's fields on its log lines (not a pino child: one per socket costs memory).
   const who = { sid: socket.id, userId };
-  const member = new Member(socket as unknown as SocketLike, userId, {
-    maxBufferedPackets: ctx.config.limits.maxBufferedPackets,
-    onSlow: () => {
-      if (!socket.connected) return;
-      // Bounded memory: a socket that cannot keep up is cut; what it missed stays pending.
-      ctx.logger.warn({ ...who, buffered: ctx.config.limits.maxBufferedPackets }, "[DISCONNECT] socket cannot keep up; disconnecting it");
-      socket.disconnect(true);
-    },
-  });
+  const member = new Member(socket as unknown as SocketLike, userId, slow);
   ctx.fanout.add(member);
   ctx.metrics.sockets.inc();
-
   attach(socket, member);
-
-  socket.on("disconnect", (reason) => {
-    ctx.fanout.remove(member);
-    if (ctx.fanout.socketsOf(userId).size === 0) ctx.limiter.forget(userId);
-    ctx.metrics.sockets.dec();
-    ctx.logger.info({ ...who, reason }, `[DISCONNECT] sid=${socket.id}`);
-  });
+  socket.on("disconnect", onDisconnect);
+  // Socket.IO puts every socket in a room of its own id (two sets in the adapter); fan-out
+  // never addresses a socket through rooms, so that memory is given back.
+  void socket.leave(socket.id);
 
   ctx.logger.info(who, `[CONNECT] user_id=${userId} | sid=${socket.id} | unido a room='${userId}'`);
   const hello: ConnectedEvent = { status: "connected", user_id: userId, sid: socket.id };

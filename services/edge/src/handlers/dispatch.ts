@@ -49,7 +49,7 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
   }
   member.queued++;
   ctx.inflight.count++;
-  member.queue = member.queue.then(async () => {
+  member.queue = (member.queue ?? Promise.resolve()).then(async () => {
     try {
       // One trace per client event: the RPCs, SQL and NATS events it causes hang below it.
       const reply = await inSpan(`socket ${event}`, SpanKind.SERVER, { "redup.user": member.userId, "socket.id": member.sid }, () => handler.handle(member, payload));

@@ -6,7 +6,7 @@ import { describeError, messageTypeOf, onBehalfOf } from "@redup/kit";
 import { MessageSchema } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { EdgeContext } from "../context.js";
 import type { MessageDeletedReply, MessageEditedReply, SendAck } from "../events.js";
-import type { Member } from "../fanout.js";
+import { seenKey, type Member } from "../fanout.js";
 import { ProtocolError, toProtocolError } from "../protocol/errors.js";
 import { ackOfStored, isoUtc, roomTypeOf, toAck } from "../protocol/format.js";
 import { asObject, parseId, parseSend, parseText, type SendInput } from "../protocol/parse.js";
@@ -90,7 +90,7 @@ export function messageHandlers(ctx: EdgeContext): EventTable {
           throw toProtocolError(err, { [Code.PermissionDenied]: "NOT_A_MEMBER" });
         }
         // This socket has the message now: its live event (or a later replay) skips it.
-        member.remember(ack.mensaje_uuid);
+        member.remember(seenKey(ack.mensaje_id, ack.mensaje_uuid));
         return ack;
       },
     },
