@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { context, ROOT_CONTEXT, type Context } from "@opentelemetry/api";
 import { inBatchSpan, tracingEnabled } from "./tracing.js";
 
@@ -15,7 +16,21 @@ export interface BatcherOptions<I, O> {
   onBatch?: (size: number) => void;
   /** Names the batch's span when tracing is on (e.g. "send"). */
   name?: string;
+  /**
+   * The most items that may wait for a batch (not counting those in flight). Past it an item
+   * is refused at once with `overloaded()` instead of queueing: load beyond what the batches
+   * can carry is shed early, so memory and waiting stay bounded. Unbounded when unset.
+   */
+  maxQueued?: number;
+  /** The refusal of an item when the queue is full (default: ResourceExhausted). */
+  overloaded?: () => Error;
+  /** Called for each item refused because the queue was full (for a metric). */
+  onShed?: () => void;
 }
+
+/** The error an item gets when a batcher's queue is full: ResourceExhausted, retry later. */
+export const queueFull = (what: string) =>
+  new ConnectError(`${what} is overloaded: too much work is waiting; retry in a few seconds`, Code.ResourceExhausted);
 
 interface Pending<I, O> {
   item: I;
@@ -90,8 +105,14 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
     setImmediate(flush);
   };
 
+  const refuse = options.overloaded ?? (() => queueFull(options.name ?? "this service"));
   return (item) =>
     new Promise<O>((resolve, reject) => {
+      if (options.maxQueued !== undefined && queue.length >= options.maxQueued) {
+        options.onShed?.();
+        reject(refuse());
+        return;
+      }
       queue.push({ item, trace: tracingEnabled() ? context.active() : undefined, resolve, reject });
       kick();
     });

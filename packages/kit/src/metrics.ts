@@ -30,6 +30,12 @@ export function createServiceMetrics(service: string) {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       registers: [registry],
     }),
+    shed: new Counter({
+      name: "redup_shed_total",
+      help: "Work refused early (ResourceExhausted) or left to a retry because a queue was full, by queue",
+      labelNames: ["queue"] as const,
+      registers: [registry],
+    }),
     natsPublishErrors: new Counter({
       name: "redup_nats_publish_errors_total",
       help: "Events that could not be published on NATS",

@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { createBatcher } from "../src/batch.js";
 import { createSingleFlight } from "../src/single-flight.js";
@@ -22,6 +23,37 @@ function gate() {
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("createBatcher", () => {
+  it("refuses items past maxQueued at once, with ResourceExhausted, and takes them again once the queue drains", async () => {
+    const g = gate();
+    let shed = 0;
+    const add = createBatcher({ run: g.run, maxBatch: 2, maxInFlight: 1, maxQueued: 3, name: "test", onShed: () => shed++ });
+    const first = add(1);
+    await tick();
+    // One batch in flight; three may wait; the next ones are refused without waiting.
+    const waiting = [add(2), add(3), add(4)];
+    const refused = await add(5).then(
+      () => undefined,
+      (e: ConnectError) => e,
+    );
+    expect(refused?.code).toBe(Code.ResourceExhausted);
+    expect(refused?.rawMessage).toMatch(/test is overloaded/);
+    expect(shed).toBe(1);
+    g.releases.shift()!();
+    expect(await first).toBe(10);
+    await tick();
+    await tick();
+    // Two of the waiting items left for the next batch: there is room again.
+    expect(g.batches).toEqual([[1], [2, 3]]);
+    const later = add(6);
+    g.releases.shift()!();
+    await tick();
+    await tick();
+    expect(g.batches).toEqual([[1], [2, 3], [4, 6]]);
+    g.releases.shift()!();
+    expect(await Promise.all([...waiting, later])).toEqual([20, 30, 40, 60]);
+    expect(shed).toBe(1);
+  });
+
   it("sends what arrives together as one batch and answers each item with its own outcome", async () => {
     const g = gate();
     const add = createBatcher({ run: g.run, maxBatch: 100, maxInFlight: 1 });

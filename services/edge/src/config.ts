@@ -30,6 +30,8 @@ export interface Config {
    * before that one is fetched from the messages service (room order, see room-order.ts).
    */
   reorderWindowMs: number;
+  /** Sends (and, apart, confirmations) that may wait for a call to the services; past it they are refused as OVERLOADED. */
+  maxPendingSends: number;
   /** This edge's name in events it publishes and in logs. */
   edgeId: string;
   logLevel: string;
@@ -108,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
       CATCH_UP_LIMIT: positiveInt(5000),
       CATCH_UP_CONCURRENCY: positiveInt(256),
       REORDER_WINDOW_MS: positiveInt(100),
+      MAX_PENDING_SENDS: positiveInt(4096),
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       LOG_LEVEL: logLevel,
       DEMO_PAGE: z.enum(["true", "false", "1", "0"]).optional(),
@@ -170,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
     catchUpLimit: c.CATCH_UP_LIMIT,
     catchUpConcurrency: c.CATCH_UP_CONCURRENCY,
     reorderWindowMs: c.REORDER_WINDOW_MS,
+    maxPendingSends: c.MAX_PENDING_SENDS,
     edgeId: c.EDGE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`,
     logLevel: c.LOG_LEVEL,
     demoPage: c.DEMO_PAGE === undefined ? c.NODE_ENV !== "production" : c.DEMO_PAGE === "true" || c.DEMO_PAGE === "1",

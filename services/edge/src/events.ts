@@ -44,6 +44,7 @@ export const ERROR_CODES = [
   "MESSAGE_NOT_FOUND",
   "MESSAGE_DELETED",
   "RATE_LIMITED",
+  "OVERLOADED",
   "SERVICE_UNAVAILABLE",
   "INTERNAL_ERROR",
 ] as const;
@@ -54,6 +55,8 @@ export interface ErrorReply {
   status: "error";
   code: ErrorCode;
   message: string;
+  /** With OVERLOADED: how long to wait before retrying (send again with the same client_msg_id). */
+  retry_after_ms?: number;
 }
 
 /** The `error` event: which event was refused, and why. */
@@ -61,6 +64,8 @@ export interface ErrorEvent {
   event: string;
   code: ErrorCode;
   message: string;
+  /** With OVERLOADED: how long to wait before retrying. */
+  retry_after_ms?: number;
 }
 
 export interface ConnectedEvent {

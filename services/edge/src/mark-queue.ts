@@ -1,6 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { createBatcher, fromEntryError } from "@redup/kit";
+import type { Metrics } from "./metrics.js";
+import { overloaded } from "./protocol/errors.js";
 import type { DeliveryService, MarkSchema } from "@redup/proto/redup/delivery/v1/delivery_pb";
 
 export type MarkRequest = MessageInitShape<typeof MarkSchema>;
@@ -16,11 +18,15 @@ const MAX_IN_FLIGHT = 2;
  * confirmations of all sockets that arrive while a call is in flight go in one BatchMark call,
  * each still answered (or refused) on its own.
  */
-export function createMarkQueue(delivery: Client<typeof DeliveryService>): MarkQueue {
+export function createMarkQueue(delivery: Client<typeof DeliveryService>, metrics: Metrics, maxPending: number): MarkQueue {
   const mark = createBatcher<MarkRequest, true>({
     name: "mark",
     maxBatch: MAX_BATCH,
     maxInFlight: MAX_IN_FLIGHT,
+    // Bounded like the sends: past it a confirmation is refused as OVERLOADED, to be retried.
+    maxQueued: maxPending,
+    overloaded: () => overloaded(),
+    onShed: () => metrics.shed.inc({ queue: "mark" }),
     run: async (marks) =>
       (await delivery.batchMark({ marks })).results.map(({ outcome }) => {
         if (outcome.case === "error") return fromEntryError(outcome.value);

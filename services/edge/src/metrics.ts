@@ -46,6 +46,12 @@ export function createMetrics() {
       labelNames: ["outcome"] as const,
       registers: [registry],
     }),
+    shed: new Counter({
+      name: "redup_edge_shed_total",
+      help: "Client events refused as OVERLOADED because a queue on their way was full, by queue (send, mark)",
+      labelNames: ["queue"] as const,
+      registers: [registry],
+    }),
     catchUp: new Counter({
       name: "redup_edge_catch_up_messages_total",
       help: "Pending messages replayed to connecting sockets",

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { createBatcher, fromEntryError } from "@redup/kit";
+import { overloaded } from "./protocol/errors.js";
 import type { MessagesService, SendMessageRequestSchema, SendMessageResponse } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { Metrics } from "./metrics.js";
 
@@ -16,13 +17,18 @@ const MAX_IN_FLIGHT = 2;
  * The edge's sends, gathered into SendMessages calls: the sends of all sockets that arrive
  * while a call is in flight go together in the next one, so one round trip (and one commit in
  * messages) serves many messages. Each send still gets its own answer, or the ConnectError
- * SendMessage would have raised for it alone.
+ * SendMessage would have raised for it alone. At most `maxPending` sends wait for a call:
+ * past that a send is refused at once as OVERLOADED (the client retries after a pause)
+ * rather than queued behind work that cannot finish before its deadline.
  */
-export function createSendQueue(messages: Client<typeof MessagesService>, metrics: Metrics): SendQueue {
+export function createSendQueue(messages: Client<typeof MessagesService>, metrics: Metrics, maxPending: number): SendQueue {
   return createBatcher<SendRequest, SendMessageResponse>({
     name: "send",
     maxBatch: MAX_BATCH,
     maxInFlight: MAX_IN_FLIGHT,
+    maxQueued: maxPending,
+    overloaded: () => overloaded(),
+    onShed: () => metrics.shed.inc({ queue: "send" }),
     onBatch: (size) => metrics.sendBatch.observe(size),
     run: async (requests) => {
       // Compact results: the edge keeps each request, and needs back only the stored ids.

@@ -18,6 +18,8 @@ export interface Config extends BaseServiceConfig {
   sendBatchMax: number;
   /** Store lanes: statements running at once, each for its own share of the rooms. */
   storeLanes: number;
+  /** Sends that may wait in one store lane before new ones are refused (ResourceExhausted). */
+  storeQueueMax: number;
 }
 
 /** The only reader of the environment for the messages service. */
@@ -31,6 +33,7 @@ export function loadConfig(env: Env = process.env): Config {
       DISPATCH_TIMEOUT_MS: positiveInt(2000),
       SEND_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(256),
       STORE_LANES: z.coerce.number().int().min(1).max(64).default(2),
+      STORE_QUEUE_MAX: positiveInt(2048),
     }),
     env,
   );
@@ -48,5 +51,6 @@ export function loadConfig(env: Env = process.env): Config {
     dispatchTimeoutMs: own.DISPATCH_TIMEOUT_MS,
     sendBatchMax: own.SEND_BATCH_MAX,
     storeLanes: own.STORE_LANES,
+    storeQueueMax: own.STORE_QUEUE_MAX,
   };
 }

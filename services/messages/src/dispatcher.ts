@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { createBatcher, describeError, type Logger, type ServiceMetrics } from "@redup/kit";
 import type { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessageSchema } from "@redup/proto/redup/messages/v1/messages_pb";
@@ -28,6 +28,12 @@ export const INLINE_LEASE_MS = 10_000;
 /** Hand-off batches running at once (each a DispatchMany call, then a publish). */
 const IN_FLIGHT = 4;
 const SWEEP_BATCH = 200;
+/**
+ * Hand-offs that may wait in memory. Past it a stored message is left to the outbox (its
+ * record is durable; the sweep takes it once the inline lease ends): memory stays bounded
+ * and nothing is lost, the live event is only later.
+ */
+const MAX_WAITING = 20_000;
 const MAX_BACKOFF_MS = 30_000;
 
 export interface Dispatcher {
@@ -142,6 +148,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     name: "dispatch",
     maxBatch: deps.maxBatch,
     maxInFlight: IN_FLIGHT,
+    maxQueued: MAX_WAITING,
+    onShed: () => metrics.shed.inc({ queue: "handoff" }),
     onBatch: (size) => metrics.batchSize.observe({ kind: "dispatch" }, size),
     run: async (items) => {
       await handOffBatch(items, 1);
@@ -189,9 +197,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   return {
     handOff(items) {
-      // Tracked from the moment it is queued, so stop() waits for it too.
+      // Tracked from the moment it is queued, so stop() waits for it too. A refusal (the queue
+      // is full) leaves the message to the outbox, which has it already.
       for (const item of items)
-        void track(inline(item)).catch((err: unknown) => logger.error({ err: describeError(err) }, "[DISPATCH] hand-off failed unexpectedly; the outbox retries it"));
+        void track(inline(item)).catch((err: unknown) => {
+          if (ConnectError.from(err).code !== Code.ResourceExhausted) logger.error({ err: describeError(err) }, "[DISPATCH] hand-off failed unexpectedly; the outbox retries it");
+        });
     },
     start() {
       stopped = false;

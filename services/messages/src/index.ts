@@ -35,7 +35,7 @@ export function startMessages(config: Config, logger: Logger, bus?: EventBus): P
       const events = createMessageEvents(eventBus, subjects(config.subjectPrefix), metrics);
       const dispatcher = createDispatcher({ db, delivery, events, rooms: directory, logger, metrics, intervalMs: config.dispatchRetryIntervalMs, maxBatch: config.sendBatchMax });
       dispatcher.start();
-      const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax, lanes: config.storeLanes });
+      const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax, lanes: config.storeLanes, maxQueuedPerLane: config.storeQueueMax });
       return {
         routes: createRoutes({ db, isMember: createMembershipCheck(rooms), directory, write, logger, maxMessageLength: config.maxMessageLength }),
         async close() {

@@ -15,6 +15,8 @@ export function createMembershipCheck(rooms: Client<typeof RoomsService>): Membe
     name: "membership",
     maxBatch: 1000,
     maxInFlight: 4,
+    // Bounded like the stores: under overload a group send is refused (ResourceExhausted).
+    maxQueued: 4096,
     run: async (checks) => (await rooms.checkMemberships({ checks })).isMember,
   });
   return (groupId, userId) => ask({ groupId, userId });

@@ -29,6 +29,8 @@ export interface WriterDeps {
   maxBatch: number;
   /** Lanes: store statements running at once, each for its own share of the rooms. */
   lanes: number;
+  /** Sends that may wait in one lane; past it a send is refused with ResourceExhausted. */
+  maxQueuedPerLane: number;
 }
 
 /**
@@ -39,7 +41,9 @@ export interface WriterDeps {
  * a room across replicas, see queries.ts), so two batches sharing rooms could only wait for
  * each other: lanes keep this process's concurrent batches on disjoint rooms. Each caller is
  * answered as soon as its message is committed, with its hand-off record: durable from then
- * on. The hand-off itself (recipients, live event) follows in the dispatcher.
+ * on. The hand-off itself (recipients, live event) follows in the dispatcher. A lane holds
+ * a bounded queue: under overload a send is refused at once (ResourceExhausted, retry later)
+ * instead of waiting past its caller's deadline.
  */
 export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => Promise<SendOutcome> {
   const { db, dispatcher, metrics } = deps;
@@ -81,6 +85,8 @@ export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => P
       maxBatch: deps.maxBatch,
       maxInFlight: 1,
       name: "store",
+      maxQueued: deps.maxQueuedPerLane,
+      onShed: () => metrics.shed.inc({ queue: "store" }),
       onBatch: (size) => metrics.batchSize.observe({ kind: "store" }, size),
     }),
   );

@@ -7,6 +7,7 @@ import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import { createServiceClient } from "@redup/kit";
 import { MessagesService } from "@redup/proto/redup/messages/v1/messages_pb";
 import { connect } from "nats";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, startMessages } from "../src/index.js";
 import { logger, startTestSystem, type TestSystem } from "./system.js";
@@ -106,6 +107,44 @@ describe("when rooms is down", () => {
       expect(await codeOf(client.sendMessage({ senderId: 50n, to: 51n, type: RoomType.DIRECTO, content: "nadie" }))).toBe(Code.Unavailable);
       expect(await query("select count(*)::int as n from mensajes")).toEqual(before);
     } finally {
+      await messages.close();
+    }
+  });
+});
+
+describe("under overload", () => {
+  it("refuses sends past a lane's queue at once with ResourceExhausted, stores nothing for them, and takes sends again after", async () => {
+    const messages = await startMessages(loadConfig({ ...sys.env, STORE_LANES: "1", STORE_QUEUE_MAX: "2" }), logger);
+    const client = createServiceClient(MessagesService, { baseUrl: messages.url, retries: 0 });
+    const send = (content: string) => client.sendMessage({ senderId: 80n, to: 81n, type: RoomType.DIRECTO, content });
+    const first = await send("abre la sala");
+    const roomId = first.message!.roomId;
+    // Hold the room's row: the next store of this room waits on it, and so does its lane.
+    const holder = new pg.Client({ connectionString: sys.db.url });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select * from salas_secuencia where sala_chat_id = $1 for update", [String(roomId)]);
+      const blocked = send("bloqueado");
+      await waitFor(async () => (await query("select count(*)::int as n from pg_locks where not granted"))[0].n > 0, 5000, "the store to wait on the lock");
+      // The lane is busy: two sends may wait, the rest are refused without waiting.
+      const queued = [send("en cola 1"), send("en cola 2")];
+      const started = Date.now();
+      const refused = await Promise.all([send("de más 1"), send("de más 2")].map((p) => codeOf(p)));
+      expect(refused).toEqual([Code.ResourceExhausted, Code.ResourceExhausted]);
+      expect(Date.now() - started).toBeLessThan(2000);
+      await holder.query("commit");
+      const stored = await Promise.all([blocked, ...queued]);
+      expect(stored.map((r) => r.message!.content)).toEqual(["bloqueado", "en cola 1", "en cola 2"]);
+      expect(await query("select contenido from mensajes where sala_chat_id = $1 order by id", [String(roomId)])).toEqual(
+        ["abre la sala", "bloqueado", "en cola 1", "en cola 2"].map((contenido) => ({ contenido })),
+      );
+      // The queue drained: a send is taken again.
+      expect((await send("de nuevo")).message!.content).toBe("de nuevo");
+      const metrics = await (await fetch(`http://127.0.0.1:${messages.metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(/^redup_shed_total\{[^}]*queue="store"[^}]*\} 2$/m);
+    } finally {
+      await holder.end();
       await messages.close();
     }
   });

@@ -33,11 +33,12 @@ const emitTo = (member: Member, event: string, payload: unknown) => {
 function run(ctx: EdgeContext, member: Member, event: string, handler: EventHandler, args: unknown[]): void {
   const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (reply: unknown) => void) : undefined;
   const payload = args[0];
-  const refuse = (code: ErrorCode, message: string) => {
+  const refuse = (code: ErrorCode, message: string, retryAfterMs?: number) => {
     ctx.metrics.events.inc({ event, outcome: code });
     holdWrites(member.socket);
-    ack?.({ status: "error", code, message });
-    emitTo(member, "error", { event, code, message });
+    const retry = retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs };
+    ack?.({ status: "error", code, message, ...retry });
+    emitTo(member, "error", { event, code, message, ...retry });
   };
   if (!ctx.limiter.allow(member, member.userId)) {
     refuse("RATE_LIMITED", "demasiados eventos; espera un momento y reintenta");
@@ -63,7 +64,7 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
       if (refusal.code === "INTERNAL_ERROR") {
         ctx.logger.error({ event, sid: member.sid, userId: member.userId, err: describeError(err) }, "event failed");
       }
-      refuse(refusal.code, refusal.message);
+      refuse(refusal.code, refusal.message, refusal.retryAfterMs);
     } finally {
       member.queued--;
       ctx.inflight.count--;

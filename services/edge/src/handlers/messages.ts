@@ -19,9 +19,10 @@ import { ensureMember } from "./groups.js";
  * transaction was aborted, or an existing upred_db refused the row (FailedPrecondition,
  * e.g. an unknown recipient). A deadline, cancellation or internal error leaves the outcome
  * unknown (the message may yet be stored), so those are refused as SERVICE_UNAVAILABLE and
- * the client retries, with client_msg_id to stay idempotent.
+ * the client retries, with client_msg_id to stay idempotent. Overload (ResourceExhausted) is
+ * no outage: the send is refused as OVERLOADED, and the client retries after a pause.
  */
-const STORE_CERTAINLY_FAILED = new Set([Code.Unavailable, Code.Aborted, Code.ResourceExhausted, Code.FailedPrecondition]);
+const STORE_CERTAINLY_FAILED = new Set([Code.Unavailable, Code.Aborted, Code.FailedPrecondition]);
 function storeFailed(err: unknown): boolean {
   return err instanceof ConnectError && STORE_CERTAINLY_FAILED.has(err.code);
 }

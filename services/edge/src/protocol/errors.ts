@@ -4,14 +4,24 @@ import type { ErrorCode } from "../events.js";
 /** A refusal to send to the client: a protocol code and a message in the guide's language. */
 export class ProtocolError extends Error {
   override name = "ProtocolError";
+  /** With OVERLOADED: how long the client should wait before retrying. */
+  readonly retryAfterMs: number | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
+
+/** How long an overloaded client is told to wait before retrying. */
+export const OVERLOAD_RETRY_MS = 1000;
+
+/** Work refused early because a queue on its way is full: the client retries after a pause. */
+export const overloaded = (cause?: unknown) =>
+  new ProtocolError("OVERLOADED", "el servidor está ocupado; reintenta en unos segundos", { cause, retryAfterMs: OVERLOAD_RETRY_MS });
 
 /** Human-readable texts of the refusals the services decide. */
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
@@ -23,7 +33,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 };
 
 /** Codes for which a service failure means "try later" rather than "you asked wrongly". */
-const UNAVAILABLE = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.ResourceExhausted, Code.Canceled]);
+const UNAVAILABLE = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.Canceled]);
 
 /**
  * Maps a failed service call to the protocol: refusals the services make (not a member, not
@@ -44,6 +54,8 @@ export function toProtocolError(err: unknown, overrides: Partial<Record<Code, Er
         return new ProtocolError("NOT_A_RECIPIENT", MESSAGES.NOT_A_RECIPIENT!);
       case Code.FailedPrecondition:
         return new ProtocolError("INVALID_PAYLOAD", "la base de datos rechazó la operación");
+      case Code.ResourceExhausted:
+        return overloaded(err);
       default:
         if (UNAVAILABLE.has(err.code)) return new ProtocolError("SERVICE_UNAVAILABLE", "servicio no disponible, reintenta más tarde");
     }

@@ -1,0 +1,61 @@
+/**
+ * Overload at the edge: when the messages service cannot take sends (here: it accepts
+ * connections and never answers, the worst case), sends wait in a bounded queue and the rest
+ * are refused at once as OVERLOADED, with the retry advice, instead of piling up until their
+ * deadline. Nothing refused is stored.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, connectUser, startStack, type Stack } from "./harness.js";
+
+let stack: Stack;
+let blackHole: Server;
+const held = new Set<Socket>();
+
+beforeAll(async () => {
+  stack = await startStack();
+  // A "messages service" that takes the connection and never says a word.
+  blackHole = createServer((socket) => {
+    held.add(socket);
+    socket.on("close", () => held.delete(socket));
+  });
+  await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", () => resolve()));
+});
+afterAll(async () => {
+  for (const socket of held) socket.destroy();
+  await new Promise((resolve) => blackHole.close(resolve));
+  await stack?.close();
+});
+
+describe("when the services cannot keep up", () => {
+  it("queues a bounded number of sends and refuses the rest at once as OVERLOADED, with retry advice", async () => {
+    const port = (blackHole.address() as { port: number }).port;
+    const edge = await stack.startEdge({ MESSAGES_URL: `http://127.0.0.1:${port}`, MAX_PENDING_SENDS: "4", RPC_TIMEOUT_MS: "4000" });
+    // A socket handles its events one at a time: the load comes from many sockets.
+    const users = await Promise.all(Array.from({ length: 10 }, (_, i) => connectUser(edge, 7701 + i)));
+    const errors: Record<string, unknown>[] = [];
+    for (const u of users) u.socket.on("error", (e) => errors.push(e as unknown as Record<string, unknown>));
+    const before = (await stack.query("select count(*)::int as n from mensajes"))[0]!["n"];
+
+    // Two calls go out (and hang), four sends wait for a call, the rest are refused.
+    const sends = users.map((u, i) => call(u.socket, "send_message", { to: 7799, message: `n${i}`, type: "directo", client_msg_id: `o-${i}` }, 10_000));
+    const started = Date.now();
+    const refused = await Promise.race([Promise.all(sends.slice(-1)), new Promise<null>((r) => setTimeout(() => r(null), 3000))]);
+    // The last send was refused long before the hanging calls' deadline.
+    expect(refused).not.toBeNull();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(refused![0]).toMatchObject({ status: "error", code: "OVERLOADED", retry_after_ms: 1000 });
+    expect(errors.some((e) => e["event"] === "send_message" && e["code"] === "OVERLOADED" && e["retry_after_ms"] === 1000)).toBe(true);
+
+    const replies = await Promise.all(sends);
+    const codes = replies.map((r) => r["code"]);
+    // The ones that waited end when their calls time out: the outcome is unknown, so not the fallback.
+    expect(codes.filter((c) => c === "OVERLOADED").length).toBeGreaterThanOrEqual(1);
+    expect(codes.every((c) => c === "OVERLOADED" || c === "SERVICE_UNAVAILABLE")).toBe(true);
+    expect((await stack.query("select count(*)::int as n from mensajes"))[0]!["n"]).toBe(before);
+    const metrics = await (await fetch(`${edge.url}/metrics`)).text();
+    expect(metrics).toMatch(/^redup_edge_shed_total\{queue="send"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^redup_edge_events_total\{event="send_message",outcome="OVERLOADED"\} [1-9]\d*$/m);
+    for (const u of users) u.socket.disconnect();
+  });
+});
