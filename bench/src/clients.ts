@@ -25,8 +25,15 @@ export class Ledger {
   duplicates = 0;
   /** Messages a socket received after a newer one of the same room (mensaje_id went back). */
   outOfOrder = 0;
+  /** Send → ACK of the messages accepted (stored, or the unsaved fallback). */
   readonly ackLatency = latencyHistogram();
+  /** Send → refusal, for the refused ones (how early load is shed). */
+  readonly refusalLatency = latencyHistogram();
+  /** Refusals by protocol code (OVERLOADED, RATE_LIMITED...); "TIMEOUT" when no answer came. */
+  readonly refusals = new Map<string, number>();
   readonly receiveLatency = latencyHistogram();
+  /** Called with each answer (overload measures per-second windows). */
+  onAnswer?: (accepted: boolean, latencyUs: number) => void;
   /** mensaje_id (or uuid for unsaved) → how many recipient sockets still owe it. */
   readonly owed = new Map<string, number>();
   /** client_msg_id → when it was sent (µs). */
@@ -38,6 +45,8 @@ export class Ledger {
   reset(): void {
     this.sent = this.ackedSaved = this.ackedUnsaved = this.ackErrors = this.received = this.duplicates = this.outOfOrder = 0;
     this.ackLatency.reset();
+    this.refusalLatency.reset();
+    this.refusals.clear();
     this.receiveLatency.reset();
     this.owed.clear();
     this.sentAt.clear();
@@ -47,9 +56,16 @@ export class Ledger {
   /** Records an ACK; `recipients` sockets must receive it. */
   ack(reply: Record<string, unknown>, clientMsgId: string, recipients: number): void {
     const started = this.sentAt.get(clientMsgId);
-    if (started !== undefined) this.ackLatency.recordValue(Math.max(1, nowUs() - started));
-    if (reply["status"] !== "sent") {
+    const latency = started === undefined ? undefined : Math.max(1, nowUs() - started);
+    const accepted = reply["status"] === "sent";
+    if (latency !== undefined) {
+      (accepted ? this.ackLatency : this.refusalLatency).recordValue(latency);
+      this.onAnswer?.(accepted, latency);
+    }
+    if (!accepted) {
       this.ackErrors++;
+      const code = String(reply["code"] ?? "UNKNOWN");
+      this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
       return;
     }
     if (reply["saved_to_db"] === true) this.ackedSaved++;
@@ -187,7 +203,10 @@ export async function send(ledger: Ledger, from: BenchClient, to: number, type: 
   ledger.sentAt.set(clientMsgId, nowUs());
   const reply = await awaitAck((done) => from.socket.emit("send_message", { to, type, message: `${clientMsgId} bench`, client_msg_id: clientMsgId }, done), 30_000);
   if (reply) ledger.ack(reply, clientMsgId, recipients);
-  else ledger.ackErrors++;
+  else {
+    ledger.ackErrors++;
+    ledger.refusals.set("TIMEOUT", (ledger.refusals.get("TIMEOUT") ?? 0) + 1);
+  }
 }
 
 /** Waits until every ACKed delivery arrived, or the drain time is over. */

@@ -3,14 +3,15 @@ import { buildReport, formatReport } from "./report.js";
 import { connections } from "./scenarios/connections.js";
 import { direct } from "./scenarios/direct.js";
 import { group } from "./scenarios/group.js";
+import { overload } from "./scenarios/overload.js";
 import { reconnect } from "./scenarios/reconnect.js";
 import { CpuWindow, findServerProcesses } from "./stats.js";
 
-const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|catchup [options]
+const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|catchup|overload [options]
   --url URL[,URL...]   the edge, or several (users are spread over them); default http://localhost:5000
   --seconds N          how long the load runs (default 10; every loop is bounded)
   --max-messages N     stop after N messages whatever the time (default 200000)
-  --users N            direct: users, in pairs (default 200)
+  --users N            direct: users, in pairs (default 200); overload: 2000
   --rate N             direct: open loop at N msgs/s (default 0 = closed loop); group: msgs/s (default 200; 0 = closed loop)
   --in-flight N        direct closed loop: sends each user keeps outstanding (default 1)
   --groups N --members N   group: 20 x 50 by default
@@ -18,6 +19,8 @@ const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|ca
   --count N            connections: idle sockets (default 2000); reconnect: users (default 500)
   --pending N          reconnect: pending messages per user (default 2); catchup: 1000
   --window N           reconnect: seconds over which users reconnect (default 10)
+  --max N              overload: the measured maximum, msgs/s; offers 3x it for --seconds (default 60), then half of it for --after (default 30)
+  --after N            overload: seconds at half the maximum after the overload (default 30)
   --drain N            seconds to wait for outstanding deliveries after the load (default 10)
 Prints a table, then one JSON object on the last line; exits 1 if an ACKed message was lost or a room's messages arrived out of order.`;
 
@@ -27,10 +30,12 @@ const { values } = parseArgs({
     url: { type: "string", default: "http://localhost:5000" },
     seconds: { type: "string", default: "10" },
     "max-messages": { type: "string", default: "200000" },
-    users: { type: "string", default: "200" },
+    users: { type: "string" },
     rate: { type: "string" },
     "in-flight": { type: "string", default: "1" },
     senders: { type: "string", default: "1" },
+    max: { type: "string" },
+    after: { type: "string", default: "30" },
     groups: { type: "string", default: "20" },
     members: { type: "string", default: "50" },
     count: { type: "string" },
@@ -84,6 +89,18 @@ async function main(): Promise<void> {
       };
       result = await group({ ...base, groups: params["groups"] as number, members: params["members"] as number, rate: params["rate"] as number, senders: params["senders"] as number });
       break;
+    case "overload": {
+      const max = num("max", values.max, 0);
+      if (max <= 0) {
+        process.stderr.write("--max (the measured maximum, msgs/s) is required for the overload scenario\n");
+        process.exit(2);
+      }
+      // Its own default: a minute of overload.
+      const seconds = process.argv.includes("--seconds") ? base.seconds : 60;
+      params = { users: num("users", values.users, 2000), max, seconds, after: num("after", values.after, 30), edges: base.urls.length };
+      result = await overload({ ...base, users: params["users"] as number, max, overloadSeconds: seconds, afterSeconds: params["after"] as number });
+      break;
+    }
     case "connections":
       params = { count: num("count", values.count, 2000) };
       result = await connections({ ...base, count: params["count"] as number });

@@ -1,5 +1,6 @@
 import type { Histogram } from "hdr-histogram-js";
 import type { Ledger } from "./clients.js";
+import type { OverloadSummary } from "./scenarios/overload.js";
 import { summarise, type CpuWindow, type LatencySummary } from "./stats.js";
 
 export interface ScenarioResult {
@@ -16,6 +17,8 @@ export interface ScenarioResult {
   gcForced?: boolean;
   /** How long every pair's first message (room creation) took, all at once, before the load. */
   firstContactMs?: number;
+  /** The overload scenario's timeline and summary. */
+  overload?: OverloadSummary;
 }
 
 export interface Report {
@@ -25,6 +28,8 @@ export interface Report {
   ackedSaved: number;
   ackedUnsaved: number;
   ackErrors: number;
+  /** Refusals by protocol code (TIMEOUT: no answer within 30 s). */
+  refusals: Record<string, number>;
   received: number;
   lost: number;
   duplicates: number;
@@ -39,6 +44,7 @@ export interface Report {
   catchUpMs?: LatencySummary;
   rssPerConnectionKB?: number;
   gcForced?: boolean;
+  overload?: OverloadSummary;
   firstContactMs?: number;
   /**
    * The measured stretch (the load, not setup or drain): seconds, messages ACKed in it, and
@@ -75,6 +81,7 @@ export function buildReport(scenario: string, params: Record<string, unknown>, r
     ackedSaved: l.ackedSaved,
     ackedUnsaved: l.ackedUnsaved,
     ackErrors: l.ackErrors,
+    refusals: Object.fromEntries(l.refusals),
     received: l.received,
     lost: l.lost,
     duplicates: l.duplicates,
@@ -88,6 +95,7 @@ export function buildReport(scenario: string, params: Record<string, unknown>, r
     ...(result.firstContactMs !== undefined ? { firstContactMs: result.firstContactMs } : {}),
     ...(result.rssPerConnectionBytes !== undefined ? { rssPerConnectionKB: Math.round(result.rssPerConnectionBytes / 102.4) / 10 } : {}),
     ...(result.gcForced !== undefined ? { gcForced: result.gcForced } : {}),
+    ...(result.overload ? { overload: result.overload } : {}),
     ...(measured && messages > 0
       ? {
           window: {
@@ -118,6 +126,7 @@ export function formatReport(r: Report): string {
   const rows: [string, string | number][] = [
     ["scenario", `${r.scenario} ${JSON.stringify(r.params)}`],
     ["sent / ACKed saved / ACKed unsaved / ACK errors", `${r.sent} / ${r.ackedSaved} / ${r.ackedUnsaved} / ${r.ackErrors}`],
+    ["refusals by code", Object.keys(r.refusals).length > 0 ? Object.entries(r.refusals).map(([c, n]) => `${c} ${n}`).join(", ") : "none"],
     ["received / lost / duplicates / out of order", `${r.received} / ${r.lost} / ${r.duplicates} / ${r.outOfOrder}`],
     ["received per second", r.receivedPerSecond],
     ["send → ACK", lat(r.ackLatencyMs)],
@@ -129,6 +138,14 @@ export function formatReport(r: Report): string {
   if (r.catchUpMs) rows.push(["connect → all pending received", lat(r.catchUpMs)]);
   if (r.rssPerConnectionKB !== undefined)
     rows.push(["edge RSS per connection", `${r.rssPerConnectionKB} KB${r.gcForced ? " (after a full GC)" : " (no GC forced: start the edge with --inspect=127.0.0.1:9229)"}`]);
+  if (r.overload) {
+    const o = r.overload;
+    rows.push(["offered", `${o.rates.overload} msgs/s for ${o.seconds.overload} s, then ${o.rates.after} msgs/s for ${o.seconds.after} s`]);
+    rows.push(["accepted during the overload: send → ACK", lat(o.acceptedDuringOverload)]);
+    rows.push(["refused during the overload: send → refusal", lat(o.refusalLatency)]);
+    rows.push(["back to normal after the drop", o.recoverySeconds === null ? "never within the run" : `${o.recoverySeconds} s (normal ACK p99 ${o.normalP99Ms} ms)`]);
+    rows.push(["peak RSS", Object.entries(o.peakRssMB).map(([n, mb]) => `${n} ${mb} MB`).join(", ")]);
+  }
   if (r.window) {
     rows.push(["measured stretch", `${r.window.seconds} s, ${r.window.messages} messages ACKed`]);
     for (const p of r.window.processes) rows.push([`  ${p.name}`, `CPU ${p.cpuPercent}% of a core, ${p.cpuUsPerMessage} µs per message, RSS ${p.rssMB} MB`]);

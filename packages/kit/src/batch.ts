@@ -22,7 +22,13 @@ export interface BatcherOptions<I, O> {
    * can carry is shed early, so memory and waiting stay bounded. Unbounded when unset.
    */
   maxQueued?: number;
-  /** The refusal of an item when the queue is full (default: ResourceExhausted). */
+  /**
+   * The longest an item may wait for its batch. An item older than this when its batch is
+   * formed is refused with `overloaded()` instead of sent: under overload it would only run
+   * into its caller's deadline, after taking a place in the batch. Unbounded when unset.
+   */
+  maxWaitMs?: number;
+  /** The refusal of an item when the queue is full or it waited too long (default: ResourceExhausted). */
   overloaded?: () => Error;
   /** Called for each item refused because the queue was full (for a metric). */
   onShed?: () => void;
@@ -34,6 +40,8 @@ export const queueFull = (what: string) =>
 
 interface Pending<I, O> {
   item: I;
+  /** When it was queued (performance.now()), for maxWaitMs. */
+  queuedAt: number;
   /** The caller's trace, when tracing is on. */
   trace: Context | undefined;
   resolve: (value: O) => void;
@@ -90,8 +98,25 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
       });
   };
 
+  const refuse = options.overloaded ?? (() => queueFull(options.name ?? "this service"));
+
+  /** Refuses the items that waited longer than maxWaitMs (the oldest are at the front). */
+  const dropStale = () => {
+    if (options.maxWaitMs === undefined) return;
+    const oldest = performance.now() - options.maxWaitMs;
+    let stale = 0;
+    while (stale < queue.length && queue[stale]!.queuedAt < oldest) stale++;
+    if (stale === 0) return;
+    for (const p of queue.slice(0, stale)) {
+      options.onShed?.();
+      p.reject(refuse());
+    }
+    queue = queue.slice(stale);
+  };
+
   const flush = () => {
     scheduled = false;
+    dropStale();
     while (inFlight < maxInFlight && queue.length > 0) {
       const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
       queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
@@ -105,7 +130,6 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
     setImmediate(flush);
   };
 
-  const refuse = options.overloaded ?? (() => queueFull(options.name ?? "this service"));
   return (item) =>
     new Promise<O>((resolve, reject) => {
       if (options.maxQueued !== undefined && queue.length >= options.maxQueued) {
@@ -113,7 +137,7 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
         reject(refuse());
         return;
       }
-      queue.push({ item, trace: tracingEnabled() ? context.active() : undefined, resolve, reject });
+      queue.push({ item, queuedAt: performance.now(), trace: tracingEnabled() ? context.active() : undefined, resolve, reject });
       kick();
     });
 }

@@ -54,6 +54,25 @@ describe("createBatcher", () => {
     expect(shed).toBe(1);
   });
 
+  it("refuses items that waited past maxWaitMs when their batch is formed, and sends the fresh ones", async () => {
+    const g = gate();
+    let shed = 0;
+    const add = createBatcher({ run: g.run, maxBatch: 10, maxInFlight: 1, maxWaitMs: 50, onShed: () => shed++ });
+    const first = add(1);
+    await tick();
+    const stale = [add(2), add(3)].map((p) => p.then(() => "sent", (e: ConnectError) => e.code));
+    await new Promise((r) => setTimeout(r, 80));
+    const fresh = add(4);
+    g.releases.shift()!();
+    expect(await first).toBe(10);
+    expect(await Promise.all(stale)).toEqual([Code.ResourceExhausted, Code.ResourceExhausted]);
+    await tick();
+    expect(g.batches).toEqual([[1], [4]]);
+    g.releases.shift()!();
+    expect(await fresh).toBe(40);
+    expect(shed).toBe(2);
+  });
+
   it("sends what arrives together as one batch and answers each item with its own outcome", async () => {
     const g = gate();
     const add = createBatcher({ run: g.run, maxBatch: 100, maxInFlight: 1 });

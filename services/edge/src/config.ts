@@ -30,8 +30,13 @@ export interface Config {
    * before that one is fetched from the messages service (room order, see room-order.ts).
    */
   reorderWindowMs: number;
-  /** Sends (and, apart, confirmations) that may wait for a call to the services; past it they are refused as OVERLOADED. */
-  maxPendingSends: number;
+  /**
+   * Client events in progress on this edge, all sockets together; past it a new event is
+   * refused as OVERLOADED at once (and the send and confirmation queues are bounded by it).
+   */
+  maxPendingEvents: number;
+  /** The longest a client event may wait for its turn (and a send for its call); past it, OVERLOADED. */
+  maxEventWaitMs: number;
   /** This edge's name in events it publishes and in logs. */
   edgeId: string;
   logLevel: string;
@@ -110,7 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
       CATCH_UP_LIMIT: positiveInt(5000),
       CATCH_UP_CONCURRENCY: positiveInt(256),
       REORDER_WINDOW_MS: positiveInt(100),
-      MAX_PENDING_SENDS: positiveInt(4096),
+      MAX_PENDING_EVENTS: positiveInt(4096),
+      MAX_EVENT_WAIT_MS: positiveInt(2000),
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       LOG_LEVEL: logLevel,
       DEMO_PAGE: z.enum(["true", "false", "1", "0"]).optional(),
@@ -173,7 +179,8 @@ export function loadConfig(env: Env = process.env): Config {
     catchUpLimit: c.CATCH_UP_LIMIT,
     catchUpConcurrency: c.CATCH_UP_CONCURRENCY,
     reorderWindowMs: c.REORDER_WINDOW_MS,
-    maxPendingSends: c.MAX_PENDING_SENDS,
+    maxPendingEvents: c.MAX_PENDING_EVENTS,
+    maxEventWaitMs: c.MAX_EVENT_WAIT_MS,
     edgeId: c.EDGE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`,
     logLevel: c.LOG_LEVEL,
     demoPage: c.DEMO_PAGE === undefined ? c.NODE_ENV !== "production" : c.DEMO_PAGE === "true" || c.DEMO_PAGE === "1",

@@ -18,13 +18,14 @@ const MAX_IN_FLIGHT = 2;
  * confirmations of all sockets that arrive while a call is in flight go in one BatchMark call,
  * each still answered (or refused) on its own.
  */
-export function createMarkQueue(delivery: Client<typeof DeliveryService>, metrics: Metrics, maxPending: number): MarkQueue {
+export function createMarkQueue(delivery: Client<typeof DeliveryService>, metrics: Metrics, limits: { maxPending: number; maxWaitMs: number }): MarkQueue {
   const mark = createBatcher<MarkRequest, true>({
     name: "mark",
     maxBatch: MAX_BATCH,
     maxInFlight: MAX_IN_FLIGHT,
     // Bounded like the sends: past it a confirmation is refused as OVERLOADED, to be retried.
-    maxQueued: maxPending,
+    maxQueued: limits.maxPending,
+    maxWaitMs: limits.maxWaitMs,
     overloaded: () => overloaded(),
     onShed: () => metrics.shed.inc({ queue: "mark" }),
     run: async (marks) =>

@@ -48,7 +48,7 @@ export function createMetrics() {
     }),
     shed: new Counter({
       name: "redup_edge_shed_total",
-      help: "Client events refused as OVERLOADED because a queue on their way was full, by queue (send, mark)",
+      help: "Client events refused as OVERLOADED because a queue on their way was full, by queue (events: the edge's backlog; send, mark)",
       labelNames: ["queue"] as const,
       registers: [registry],
     }),

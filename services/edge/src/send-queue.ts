@@ -17,16 +17,17 @@ const MAX_IN_FLIGHT = 2;
  * The edge's sends, gathered into SendMessages calls: the sends of all sockets that arrive
  * while a call is in flight go together in the next one, so one round trip (and one commit in
  * messages) serves many messages. Each send still gets its own answer, or the ConnectError
- * SendMessage would have raised for it alone. At most `maxPending` sends wait for a call:
- * past that a send is refused at once as OVERLOADED (the client retries after a pause)
- * rather than queued behind work that cannot finish before its deadline.
+ * SendMessage would have raised for it alone. At most `maxPending` sends wait for a call,
+ * none longer than `maxWaitMs`: past either a send is refused as OVERLOADED (the client
+ * retries after a pause) rather than queued behind work that cannot finish before its deadline.
  */
-export function createSendQueue(messages: Client<typeof MessagesService>, metrics: Metrics, maxPending: number): SendQueue {
+export function createSendQueue(messages: Client<typeof MessagesService>, metrics: Metrics, limits: { maxPending: number; maxWaitMs: number }): SendQueue {
   return createBatcher<SendRequest, SendMessageResponse>({
     name: "send",
     maxBatch: MAX_BATCH,
     maxInFlight: MAX_IN_FLIGHT,
-    maxQueued: maxPending,
+    maxQueued: limits.maxPending,
+    maxWaitMs: limits.maxWaitMs,
     overloaded: () => overloaded(),
     onShed: () => metrics.shed.inc({ queue: "send" }),
     onBatch: (size) => metrics.sendBatch.observe(size),

@@ -21,6 +21,9 @@ export interface SendOutcome {
   dispatched: boolean;
 }
 
+/** The longest a send waits in its lane before it is refused (ResourceExhausted). */
+const STORE_MAX_WAIT_MS = 2000;
+
 export interface WriterDeps {
   db: q.MessagesDb;
   dispatcher: Dispatcher;
@@ -86,6 +89,8 @@ export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => P
       maxInFlight: 1,
       name: "store",
       maxQueued: deps.maxQueuedPerLane,
+      // A send that waited this long would mostly run into its caller's deadline (5 s by default).
+      maxWaitMs: STORE_MAX_WAIT_MS,
       onShed: () => metrics.shed.inc({ queue: "store" }),
       onBatch: (size) => metrics.batchSize.observe({ kind: "store" }, size),
     }),

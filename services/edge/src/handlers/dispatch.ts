@@ -4,7 +4,7 @@ import type { EdgeContext, EdgeSocket } from "../context.js";
 import type { ClientToServerEvents, ErrorCode, ServerToClientEvents } from "../events.js";
 import type { Member } from "../fanout.js";
 import { holdWrites } from "../packets.js";
-import { toProtocolError } from "../protocol/errors.js";
+import { overloaded, toProtocolError } from "../protocol/errors.js";
 
 /** Client events a socket may have waiting before new ones are refused. */
 const MAX_QUEUED = 64;
@@ -48,10 +48,23 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
     refuse("RATE_LIMITED", "demasiados eventos pendientes en esta conexión; espera las respuestas");
     return;
   }
+  // The edge's whole backlog is bounded: past it, work is refused now rather than answered late.
+  if (ctx.inflight.count >= ctx.config.maxPendingEvents) {
+    ctx.metrics.shed.inc({ queue: "events" });
+    const busy = overloaded();
+    refuse(busy.code, busy.message, busy.retryAfterMs);
+    return;
+  }
   member.queued++;
   ctx.inflight.count++;
+  const arrived = performance.now();
   member.queue = (member.queue ?? Promise.resolve()).then(async () => {
     try {
+      // Its turn came too late to be answered in time: refused rather than run late.
+      if (performance.now() - arrived > ctx.config.maxEventWaitMs) {
+        ctx.metrics.shed.inc({ queue: "wait" });
+        throw overloaded();
+      }
       // One trace per client event: the RPCs, SQL and NATS events it causes hang below it.
       const reply = await inSpan(`socket ${event}`, SpanKind.SERVER, { "redup.user": member.userId, "socket.id": member.sid }, () => handler.handle(member, payload));
       const fallback = (reply as { saved_to_db?: boolean }).saved_to_db === false;
