@@ -81,4 +81,59 @@ export const deliveryChecks: Checks = {
     assert.deepEqual(got.receipts.map((r: { recipientId: string }) => r.recipientId), [t.ids.b]);
     assert.ok(got.receipts[0].deliveredAt, "delivered_at is set");
   },
+
+  [`${S}/MarkReadUpTo`]: async (t) => {
+    const older = await newMessage(t);
+    const newer = await newMessage(t);
+    const read = await t.delivery("MarkReadUpTo", { messageId: newer.id, userId: t.ids.b });
+    assert.equal(read.roomId, newer.roomId);
+    assert.equal(read.readUpTo, newer.id, "the marker is at the message");
+    assert.ok(read.newlyRead.includes(older.id) && read.newlyRead.includes(newer.id), "everything up to it became read");
+    assert.equal(read.unread, 0, "nothing newer is left unread");
+    assert.deepEqual((await t.delivery("MarkReadUpTo", { messageId: older.id, userId: t.ids.b })).newlyRead, [], "idempotent");
+    assert.equal((await t.delivery("MarkReadUpTo", { messageId: older.id, userId: t.ids.b })).readUpTo, newer.id, "the marker never moves back");
+    assert.equal(await t.refusal(t.delivery("MarkReadUpTo", { messageId: newer.id, userId: t.ids.c })), "PERMISSION_DENIED", "only a recipient reads");
+  },
+
+  [`${S}/BatchGetReadState`]: async (t) => {
+    const message = await newMessage(t);
+    const { states } = await t.delivery("BatchGetReadState", { userId: t.ids.b, roomIds: [message.roomId, t.ids.unknown] });
+    assert.equal(states.length, 2, "one state per room, in order");
+    assert.equal(states[0].roomId, message.roomId);
+    assert.ok(states[0].unread >= 1, "the new message is unread");
+    assert.deepEqual([states[1].unread, states[1].readUpTo], [0, "0"], "a room the user never had");
+    assert.equal(await t.refusal(t.delivery("BatchGetReadState", { userId: t.ids.b, roomIds: [] })), "INVALID_ARGUMENT");
+  },
+
+  [`${S}/ReportPresence`]: async ({ delivery, ids, refusal }) => {
+    const edgeId = `contract-${ids.fresh()}`;
+    const user = ids.fresh();
+    await delivery("ReportPresence", { edgeId, reports: [{ userId: user, online: true }] });
+    assert.equal((await delivery("BatchGetPresence", { userIds: [user] })).presences[0].online, true, "online while an edge holds the user");
+    await delivery("ReportPresence", { edgeId, reports: [{ userId: user, online: false }] });
+    const gone = (await delivery("BatchGetPresence", { userIds: [user] })).presences[0];
+    assert.equal(gone.online, false, "offline once the last edge lets go");
+    assert.ok(gone.lastSeen, "with last_seen");
+    assert.equal(await refusal(delivery("ReportPresence", { edgeId: "no vale", reports: [{ userId: user, online: true }] })), "INVALID_ARGUMENT");
+  },
+
+  [`${S}/EdgeHeartbeat`]: async ({ delivery, ids, refusal }) => {
+    const edgeId = `contract-${ids.fresh()}`;
+    const user = ids.fresh();
+    await delivery("ReportPresence", { edgeId, reports: [{ userId: user, online: true }] });
+    await delivery("EdgeHeartbeat", { edgeId });
+    assert.equal((await delivery("BatchGetPresence", { userIds: [user] })).presences[0].online, true);
+    // A reset (the edge restarted, or is stopping) lets go of everyone it held.
+    await delivery("EdgeHeartbeat", { edgeId, reset: true });
+    assert.equal((await delivery("BatchGetPresence", { userIds: [user] })).presences[0].online, false);
+    assert.equal(await refusal(delivery("EdgeHeartbeat", { edgeId: "" })), "INVALID_ARGUMENT");
+  },
+
+  [`${S}/BatchGetPresence`]: async ({ delivery, ids, refusal }) => {
+    const never = ids.fresh();
+    const { presences } = await delivery("BatchGetPresence", { userIds: [never, ids.a] });
+    assert.deepEqual(presences.map((p: { userId: string }) => p.userId), [never, ids.a], "one answer per user, in order");
+    assert.deepEqual([presences[0].online, presences[0].lastSeen ?? null], [false, null], "a user never seen");
+    assert.equal(await refusal(delivery("BatchGetPresence", { userIds: [] })), "INVALID_ARGUMENT");
+  },
 };

@@ -90,4 +90,17 @@ export const messagesChecks: Checks = {
     const deleted = (await t.messages("DeleteMessage", { messageId: message.id, userId: t.ids.a })).message;
     assert.ok(deleted.deletedAt, "deleted_at is set");
   },
+
+  [`${S}/GetConversations`]: async ({ messages, fixtures, ids, refusal }) => {
+    const message = await fixtures.newDirect("para la bandeja");
+    const { conversations } = await messages("GetConversations", { userId: ids.b, pageSize: 100 });
+    const inbox = conversations.find((c: { roomId: string }) => c.roomId === message.roomId);
+    assert.ok(inbox, "the pair's room is in b's inbox");
+    assert.deepEqual([inbox.type, inbox.peerOrGroupId, inbox.lastMessage?.id], ["ROOM_TYPE_DIRECTO", ids.a, message.id], "with its newest message");
+    assert.ok(inbox.unread >= 1, "the new message is unread");
+    assert.ok(inbox.lastActivity, "last_activity is set");
+    const first = await messages("GetConversations", { userId: ids.b, pageSize: 1 });
+    assert.equal(first.conversations[0]?.roomId, message.roomId, "the newest activity comes first");
+    assert.equal(await refusal(messages("GetConversations", { userId: ids.b, pageToken: "no-es-un-token" })), "INVALID_ARGUMENT");
+  },
 };

@@ -29,6 +29,21 @@ export const roomsChecks: Checks = {
     assert.equal(again.created, false);
   },
 
+  [`${S}/ListUserRooms`]: async ({ rooms, ids, fixtures, refusal }) => {
+    await fixtures.group();
+    const pair = await rooms("ResolveDirectRoom", { userId: ids.a, peerId: ids.b });
+    const { rooms: list } = await rooms("ListUserRooms", { userId: ids.a });
+    const direct = list.find((r: { roomId: string }) => r.roomId === pair.room.id);
+    assert.deepEqual([direct?.type, direct?.peerOrGroupId], ["ROOM_TYPE_DIRECTO", ids.b], "the pair's room, with the peer");
+    assert.ok(direct.createdAt, "created_at is set");
+    assert.ok(
+      list.some((r: { type: string; peerOrGroupId: string }) => r.type === "ROOM_TYPE_GRUPAL" && r.peerOrGroupId === ids.group),
+      "the rooms of the user's groups",
+    );
+    assert.deepEqual((await rooms("ListUserRooms", { userId: ids.fresh() })).rooms, [], "a user with no rooms");
+    assert.equal(await refusal(rooms("ListUserRooms", { userId: "0" })), "INVALID_ARGUMENT");
+  },
+
   [`${S}/GetRoom`]: async ({ rooms, ids, refusal }) => {
     const resolved = await rooms("ResolveDirectRoom", { userId: ids.a, peerId: ids.b });
     assert.equal((await rooms("GetRoom", { roomId: resolved.room.id })).room.uuid, resolved.room.uuid);

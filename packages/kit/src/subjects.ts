@@ -11,6 +11,17 @@ export interface Subjects {
   userReceipt(userId: bigint | string): string;
   /** MembershipChanged for a user's joins and leaves, so all their devices follow. */
   userMembership(userId: bigint | string): string;
+  /** TypingChanged for a direct conversation, to the peer's devices. */
+  userTyping(userId: bigint | string): string;
+  /** ReadMarkerMoved for a user's own devices. */
+  userReadMarker(userId: bigint | string): string;
+  /**
+   * PresenceChanged of a user, for whoever watches them: outside userAll, so an edge that both
+   * holds and watches a user gets each change once.
+   */
+  presence(userId: bigint | string): string;
+  /** TypingChanged for a group's members. */
+  groupTyping(groupId: bigint | string): string;
   /** Everything addressed to one user: an edge subscribes here per user it holds. */
   userAll(userId: bigint | string): string;
   /** MessageCreated for a group's messages. */
@@ -28,12 +39,16 @@ export interface Subjects {
 
 /** A subject taken apart: `<prefix>.<scope>.<id>.<kind>`. */
 export interface ParsedSubject {
-  scope: "user" | "group";
+  scope: "user" | "group" | "presence";
   id: string;
-  kind: "message" | "receipt" | "membership";
+  kind: "message" | "receipt" | "membership" | "typing" | "readmarker" | "changed";
 }
 
-const KINDS = new Set(["message", "receipt", "membership"]);
+const KINDS: Record<ParsedSubject["scope"], ReadonlySet<string>> = {
+  user: new Set(["message", "receipt", "membership", "typing", "readmarker"]),
+  group: new Set(["message", "typing"]),
+  presence: new Set(["changed"]),
+};
 
 export const DEFAULT_SUBJECT_PREFIX = "redup";
 
@@ -43,6 +58,10 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
     userMessage: (id) => `${prefix}.user.${id}.message`,
     userReceipt: (id) => `${prefix}.user.${id}.receipt`,
     userMembership: (id) => `${prefix}.user.${id}.membership`,
+    userTyping: (id) => `${prefix}.user.${id}.typing`,
+    userReadMarker: (id) => `${prefix}.user.${id}.readmarker`,
+    presence: (id) => `${prefix}.presence.${id}.changed`,
+    groupTyping: (id) => `${prefix}.group.${id}.typing`,
     userAll: (id) => `${prefix}.user.${id}.>`,
     groupMessage: (id) => `${prefix}.group.${id}.message`,
     groupAll: (id) => `${prefix}.group.${id}.>`,
@@ -51,8 +70,9 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
     parse(subject) {
       if (!subject.startsWith(head)) return undefined;
       const [scope, id, kind, extra] = subject.slice(head.length).split(".");
-      if (extra !== undefined || id === undefined || id === "" || kind === undefined || !KINDS.has(kind)) return undefined;
-      if (scope !== "user" && scope !== "group") return undefined;
+      if (extra !== undefined || id === undefined || id === "" || kind === undefined) return undefined;
+      if (scope !== "user" && scope !== "group" && scope !== "presence") return undefined;
+      if (!KINDS[scope].has(kind)) return undefined;
       return { scope, id, kind: kind as ParsedSubject["kind"] };
     },
   };

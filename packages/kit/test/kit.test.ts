@@ -199,6 +199,21 @@ describe("subjects", () => {
     expect(s.groupMessage(456n)).toBe("redup.group.456.message");
     expect(s.userAll(1n)).toBe("redup.user.1.>");
     expect(s.groupAll(1n)).toBe("redup.group.1.>");
+    expect(s.userTyping(7n)).toBe("redup.user.7.typing");
+    expect(s.groupTyping(8n)).toBe("redup.group.8.typing");
+    expect(s.userReadMarker(7n)).toBe("redup.user.7.readmarker");
+    expect(s.presence(7n)).toBe("redup.presence.7.changed");
+  });
+
+  it("parses only the subjects it builds", () => {
+    const s = subjects("redup");
+    expect(s.parse(s.userTyping(7n))).toEqual({ scope: "user", id: "7", kind: "typing" });
+    expect(s.parse(s.groupTyping(8n))).toEqual({ scope: "group", id: "8", kind: "typing" });
+    expect(s.parse(s.presence(9n))).toEqual({ scope: "presence", id: "9", kind: "changed" });
+    expect(s.parse(s.userReadMarker(3n))).toEqual({ scope: "user", id: "3", kind: "readmarker" });
+    // A kind outside its scope, another prefix, or extra tokens are not ours.
+    for (const bad of ["redup.group.8.readmarker", "redup.presence.9.typing", "other.user.1.message", "redup.user.1.message.x", "redup.room.1.message"])
+      expect(s.parse(bad)).toBeUndefined();
   });
 });
 

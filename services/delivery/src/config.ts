@@ -7,6 +7,8 @@ export interface Config extends BaseServiceConfig {
   rpcTimeoutMs: number;
   natsServers: string[];
   subjectPrefix: string;
+  /** An edge silent this long is taken for dead and its users go offline. */
+  presenceEdgeTimeoutMs: number;
 }
 
 /** The only reader of the environment for the delivery service. */
@@ -18,6 +20,7 @@ export function loadConfig(env: Env = process.env): Config {
       SERVICES_CA_FILE: serviceUrlVars.SERVICES_CA_FILE,
       RPC_TIMEOUT_MS: serviceUrlVars.RPC_TIMEOUT_MS,
       ...natsVars,
+      PRESENCE_EDGE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
     }),
     env,
   );
@@ -29,5 +32,6 @@ export function loadConfig(env: Env = process.env): Config {
     rpcTimeoutMs: own.RPC_TIMEOUT_MS,
     natsServers: own.NATS_URL,
     subjectPrefix: own.NATS_SUBJECT_PREFIX,
+    presenceEdgeTimeoutMs: own.PRESENCE_EDGE_TIMEOUT_MS,
   };
 }

@@ -3,6 +3,7 @@ import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
 import { createEventPublisher } from "./events.js";
+import { startPresenceReaper } from "./presence.js";
 import { createRoutes, SERVICE_NAMES } from "./server.js";
 
 export { loadConfig, type Config } from "./config.js";
@@ -29,10 +30,15 @@ export function startDelivery(config: Config, logger: Logger, bus?: EventBus): P
         discovery: config.serviceDiscovery,
       });
       const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-delivery", logger });
+      const events = createEventPublisher(eventBus, subjects(config.subjectPrefix), logger, metrics);
+      const reaper = startPresenceReaper({ db, events }, logger, config.presenceEdgeTimeoutMs);
       return {
-        routes: createRoutes({ db, rooms, logger, events: createEventPublisher(eventBus, subjects(config.subjectPrefix), logger, metrics) }),
-        // A bus passed in belongs to the caller.
-        close: bus ? undefined : () => eventBus.close(),
+        routes: createRoutes({ db, rooms, logger, events }),
+        async close() {
+          await reaper.stop();
+          // A bus passed in belongs to the caller.
+          if (!bus) await eventBus.close();
+        },
       };
     },
   });

@@ -6,9 +6,12 @@ import { ReceiptKind } from "@redup/proto/redup/events/v1/events_pb";
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType, type RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
+import { advanceMarker } from "./db/read-state.js";
 import type { Destinatario } from "./db/schema.js";
 import type { EventPublisher } from "./events.js";
 import { toReceipt } from "./mappers.js";
+import { createPresenceHandlers } from "./presence.js";
+import { createReadMarkerHandlers } from "./read-markers.js";
 
 export interface DeliveryDeps {
   db: q.DeliveryDb;
@@ -108,10 +111,18 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
     const row = updated ?? (await q.getRecipient(db, messageId, userId)) ?? (await refuseMark(messageId, userId));
     const senderId = (await q.getDispatch(db, messageId))?.remitenteId ?? 0n;
     if (updated) await events.receipt(receipt.kind, messageId, senderId, userId, receipt.at(updated));
+    if (updated && receipt.kind === ReceiptKind.READ) {
+      // A message read on its own moves the room's marker too (never back), for the inbox.
+      const marker = await advanceMarker(db, userId, messageId);
+      if (marker) await events.readMarker(userId, marker.roomId, marker.readUpTo, marker.unread);
+    }
     return { receipt: toReceipt(row), first: updated !== undefined, senderId };
   };
 
   return {
+    ...createReadMarkerHandlers({ db, events, refuseMark }),
+    ...createPresenceHandlers({ db, events }),
+
     async dispatch(req) {
       const item = validateDispatch(req);
       const [recipientIds = []] = await recipientsOf([item]);

@@ -37,7 +37,18 @@ export function startMessages(config: Config, logger: Logger, bus?: EventBus): P
       dispatcher.start();
       const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax, lanes: config.storeLanes, maxQueuedPerLane: config.storeQueueMax });
       return {
-        routes: createRoutes({ db, isMember: createMembershipCheck(rooms), directory, write, logger, maxMessageLength: config.maxMessageLength }),
+        routes: createRoutes({
+          db,
+          isMember: createMembershipCheck(rooms),
+          directory,
+          write,
+          logger,
+          maxMessageLength: config.maxMessageLength,
+          conversations: {
+            userRooms: async (userId) => (await rooms.listUserRooms({ userId })).rooms,
+            readState: async (userId, roomIds) => (await delivery.batchGetReadState({ userId, roomIds })).states,
+          },
+        }),
         async close() {
           await dispatcher.stop();
           // A bus passed in belongs to the caller.

@@ -24,6 +24,7 @@ import {
   type SendMessageResult,
 } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { createConversationsHandler, type ConversationSources } from "./conversations.js";
 import * as q from "./db/queries.js";
 import { toMessage } from "./mappers.js";
 import type { MembershipCheck } from "./membership.js";
@@ -39,6 +40,8 @@ export interface MessagesDeps {
   write: (send: PreparedSend) => Promise<SendOutcome>;
   logger: Logger;
   maxMessageLength: number;
+  /** The inbox's data owned by rooms and delivery. */
+  conversations: ConversationSources;
 }
 
 const HISTORY_DEFAULT = 50;
@@ -75,6 +78,8 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
     create(SendMessageResultSchema, { outcome: { case: "error", value: toEntryError(err, deps.logger, "SendMessages") } });
 
   return {
+    ...createConversationsHandler(db, deps.conversations),
+
     async sendMessage(req, ctx) {
       return deps.write(await prepare(req, ctx));
     },

@@ -1,7 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { assertActingAs, actingUser, invalidArgument, notFound, pageSize, parsePageToken, permissionDenied, requireBatch, requireId } from "@redup/kit";
+import { assertActingAs, actingUser, failedPrecondition, invalidArgument, notFound, pageSize, parsePageToken, permissionDenied, requireBatch, requireId, toTimestamp } from "@redup/kit";
 import type { HandlerContext } from "@connectrpc/connect";
-import { RoomsService, type ListUserGroupsRequest } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { RoomsService, RoomType, type ListUserGroupsRequest } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
 import { toMember, toRoom } from "./mappers.js";
 
@@ -87,6 +87,21 @@ export function createRoomsService({ db }: RoomsDeps): ServiceImpl<typeof RoomsS
       return {
         members: page.map(toMember),
         nextPageToken: rows.length > limit ? String(page[page.length - 1]!.usuarioId) : "",
+      };
+    },
+
+    async listUserRooms(req, ctx) {
+      const userId = requireId(req.userId, "user_id");
+      assertActingAs(ctx, userId, "list the rooms");
+      const rows = await q.roomsOfUser(db, userId, q.USER_ROOMS_MAX + 1);
+      if (rows.length > q.USER_ROOMS_MAX) throw failedPrecondition(`user ${userId} is in more than ${q.USER_ROOMS_MAX} rooms`);
+      return {
+        rooms: rows.map((r) => ({
+          roomId: BigInt(r.id),
+          type: r.tipo_sala === "grupal" ? RoomType.GRUPAL : RoomType.DIRECTO,
+          peerOrGroupId: BigInt(r.peer),
+          createdAt: toTimestamp(r.creado_en instanceof Date ? r.creado_en : new Date(String(r.creado_en))),
+        })),
       };
     },
 

@@ -1,9 +1,10 @@
 import { Code } from "@connectrpc/connect";
 import { createLogger, createServiceClient, onBehalfOf, type RunningServer } from "@redup/kit";
-import { codeOf, createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase, withClient } from "@redup/kit/testing";
+import { codeOf, createTestDatabase, explainPlan, startTcpProxy, type TcpProxy, type TestDatabase, withClient } from "@redup/kit/testing";
 import { Health, HealthCheckResponse_ServingStatus } from "@redup/proto/grpc/health/v1/health_pb";
 import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { USER_ROOMS, USER_ROOMS_MAX } from "../src/db/queries.js";
 import { loadConfig, startRooms } from "../src/index.js";
 
 const logger = createLogger({ service: "rooms-test", level: "silent" });
@@ -177,6 +178,58 @@ describe("group rooms and membership", () => {
     expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageSize: 5000 }))).toBe(Code.InvalidArgument);
     expect(await codeOf(client.listGroupMembers({ groupId: 900n, pageToken: "abc" }))).toBe(Code.InvalidArgument);
     expect(await codeOf(client.joinGroup({ groupId: 0n, userId: 1n }))).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("the rooms of a user", () => {
+  it("lists the user's direct rooms on either side of the pair and the rooms of its groups", async () => {
+    const withHigher = (await client.resolveDirectRoom({ userId: 9001n, peerId: 9002n })).room!;
+    const withLower = (await client.resolveDirectRoom({ userId: 9001n, peerId: 8000n })).room!;
+    // Stored in the other order by an older server: still the user's.
+    const [legacy] = await withClient(db.url, async (c) =>
+      (await c.query("insert into salas_chat (tipo_sala, usuario_a_id, usuario_b_id) values ('directo', 9003, 9001) returning id::text")).rows,
+    );
+    // A group joined before any message: its room exists and is listed.
+    const group = (await client.joinGroup({ groupId: 9500n, userId: 9001n })).room!;
+    await client.resolveDirectRoom({ userId: 9002n, peerId: 9003n }); // not 9001's
+    await client.joinGroup({ groupId: 9501n, userId: 9002n }); // neither
+
+    const { rooms } = await client.listUserRooms({ userId: 9001n });
+    expect(rooms.map((r) => [r.roomId, r.type, r.peerOrGroupId])).toEqual(
+      [
+        [withHigher.id, RoomType.DIRECTO, 9002n],
+        [withLower.id, RoomType.DIRECTO, 8000n],
+        [BigInt(legacy.id), RoomType.DIRECTO, 9003n],
+        [group.id, RoomType.GRUPAL, 9500n],
+      ].sort((a, b) => Number((a[0] as bigint) - (b[0] as bigint))),
+    );
+    expect(rooms.every((r) => r.createdAt !== undefined)).toBe(true);
+    expect((await client.listUserRooms({ userId: 9999n })).rooms).toEqual([]);
+    // Leaving the group takes its room off the list.
+    await client.leaveGroup({ groupId: 9500n, userId: 9001n });
+    expect((await client.listUserRooms({ userId: 9001n })).rooms.map((r) => r.peerOrGroupId)).not.toContain(9500n);
+
+    expect(await codeOf(client.listUserRooms({ userId: 0n }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.listUserRooms({ userId: 9001n }, onBehalfOf(9002n)))).toBe(Code.PermissionDenied);
+  });
+
+  it("reads a user's rooms through the pair and membership indexes (EXPLAIN), and refuses a user past the bound", async () => {
+    // 30,000 pairs around 300 users, 20,001 of them with user 9700, and many memberships.
+    await withClient(db.url, async (c) => {
+      await c.query(`insert into salas_chat (tipo_sala, usuario_a_id, usuario_b_id)
+        select 'directo', case when g <= 20001 then 9700 else 10000 + g % 300 end, 100000 + g from generate_series(1, 30000) g`);
+      await c.query("insert into chat_miembros_grupo (grupo_id, usuario_id) select 20000 + g % 500, 30000 + g from generate_series(1, 30000) g on conflict do nothing");
+      await c.query("analyze salas_chat");
+      await c.query("analyze chat_miembros_grupo");
+    });
+    const plan = await explainPlan(db.url, USER_ROOMS, ["10007", String(USER_ROOMS_MAX + 1)]);
+    expect(plan.some((n) => n.type === "Seq Scan")).toBe(false);
+    const indexes = plan.map((n) => n.index).filter(Boolean);
+    expect(indexes).toEqual(expect.arrayContaining(["salas_chat_directo_a_idx", "salas_chat_directo_b_idx", "chat_miembros_grupo_usuario_idx"]));
+
+    const err = await client.listUserRooms({ userId: 9700n }).catch((e: unknown) => e);
+    expect(await codeOf(Promise.reject(err))).toBe(Code.FailedPrecondition);
+    expect(String(err)).toContain("more than 20000 rooms");
   });
 });
 

@@ -5,3 +5,4 @@ export * from "./wait.js";
 export * from "./env.js";
 export * from "./codes.js";
 export * from "./strict-http2.js";
+export * from "./explain.js";

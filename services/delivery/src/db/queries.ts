@@ -30,8 +30,8 @@ export async function recordDispatch(
           values (${dispatch.mensajeId}, ${dispatch.remitenteId}, ${dispatch.salaChatId})
           on conflict do nothing
         )
-        insert into ${destinatariosMensaje} (mensaje_id, destinatario_id)
-        select ${dispatch.mensajeId}::bigint, unnest(${`{${recipientIds.join(",")}}`}::bigint[])
+        insert into ${destinatariosMensaje} (mensaje_id, destinatario_id, sala_chat_id)
+        select ${dispatch.mensajeId}::bigint, unnest(${`{${recipientIds.join(",")}}`}::bigint[]), ${dispatch.salaChatId}::bigint
         on conflict do nothing`);
       return { skipped: [] };
     } catch (err) {
@@ -44,7 +44,7 @@ export async function recordDispatch(
     const insert = (ids: bigint[]) =>
       tx
         .insert(destinatariosMensaje)
-        .values(ids.map((destinatarioId) => ({ mensajeId: dispatch.mensajeId, destinatarioId })))
+        .values(ids.map((destinatarioId) => ({ mensajeId: dispatch.mensajeId, destinatarioId, salaChatId: dispatch.salaChatId })))
         .onConflictDoNothing();
     for (let i = 0; i < recipientIds.length; i += INSERT_CHUNK) {
       const chunk = recipientIds.slice(i, i + INSERT_CHUNK);
@@ -82,8 +82,8 @@ with d as (
   select * from unnest($1::bigint[], $2::bigint[], $3::bigint[])
   on conflict do nothing
 )
-insert into destinatarios_mensaje (mensaje_id, destinatario_id)
-select * from unnest($4::bigint[], $5::bigint[])
+insert into destinatarios_mensaje (mensaje_id, destinatario_id, sala_chat_id)
+select * from unnest($4::bigint[], $5::bigint[], $6::bigint[])
 on conflict do nothing`;
 
 /**
@@ -97,10 +97,12 @@ export async function recordDispatches(db: DeliveryDb, records: DispatchRecord[]
   if (records.length > 0 && rows <= MANY_ROWS_MAX) {
     const recipientMessage: bigint[] = [];
     const recipient: bigint[] = [];
+    const recipientRoom: bigint[] = [];
     for (const r of records) {
       for (const id of r.recipientIds) {
         recipientMessage.push(r.dispatch.mensajeId);
         recipient.push(id);
+        recipientRoom.push(r.dispatch.salaChatId);
       }
     }
     try {
@@ -110,6 +112,7 @@ export async function recordDispatches(db: DeliveryDb, records: DispatchRecord[]
         records.map((r) => r.dispatch.salaChatId),
         recipientMessage,
         recipient,
+        recipientRoom,
       ]);
       return records.map(() => ({ skipped: [] }));
     } catch (err) {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, pgTable, primaryKey, timestamp } from "drizzle-orm/pg-core";
+import { bigint, index, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 /** The guide's `destinatarios_mensaje`: one row per recipient of a message. */
 export const destinatariosMensaje = pgTable(
@@ -10,10 +10,18 @@ export const destinatariosMensaje = pgTable(
     entregadoEn: timestamp("entregado_en", { withTimezone: true }),
     leidoEn: timestamp("leido_en", { withTimezone: true }),
     creadoEn: timestamp("creado_en", { withTimezone: true }).notNull().defaultNow(),
+    /**
+     * The message's room, beside the guide's columns (nullable so a guide database gains it
+     * without a rewrite; every row this service writes has it): unread counts per room read
+     * the index below alone.
+     */
+    salaChatId: bigint("sala_chat_id", { mode: "bigint" }),
   },
   (t) => [
     primaryKey({ columns: [t.mensajeId, t.destinatarioId] }),
     index("destinatarios_mensaje_pendientes_idx").on(t.destinatarioId, t.mensajeId).where(sql`${t.entregadoEn} is null`),
+    // A user's unread messages by room: unread counts and "read up to" marking.
+    index("destinatarios_mensaje_no_leidos_idx").on(t.destinatarioId, t.salaChatId, t.mensajeId).where(sql`${t.leidoEn} is null`),
   ],
 );
 
@@ -23,6 +31,41 @@ export const despachosMensaje = pgTable("despachos_mensaje", {
   remitenteId: bigint("remitente_id", { mode: "bigint" }).notNull(),
   salaChatId: bigint("sala_chat_id", { mode: "bigint" }).notNull(),
   creadoEn: timestamp("creado_en", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** A user's read marker per room: the newest message they marked read (it never moves back). */
+export const marcadoresLectura = pgTable(
+  "marcadores_lectura",
+  {
+    usuarioId: bigint("usuario_id", { mode: "bigint" }).notNull(),
+    salaChatId: bigint("sala_chat_id", { mode: "bigint" }).notNull(),
+    mensajeId: bigint("mensaje_id", { mode: "bigint" }).notNull(),
+    actualizadoEn: timestamp("actualizado_en", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.usuarioId, t.salaChatId] })],
+);
+
+/** Which edges hold sockets of which users (a user is online while a live edge holds them). */
+export const presencia = pgTable(
+  "presencia",
+  {
+    usuarioId: bigint("usuario_id", { mode: "bigint" }).notNull(),
+    edgeId: text("edge_id").notNull(),
+    desde: timestamp("desde", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.usuarioId, t.edgeId] }), index("presencia_edge_idx").on(t.edgeId)],
+);
+
+/** The edges that said they are alive, and when last. */
+export const edgesVivos = pgTable("edges_vivos", {
+  edgeId: text("edge_id").primaryKey(),
+  vistoEn: timestamp("visto_en", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** When each user was last online (kept across restarts). */
+export const ultimaConexion = pgTable("ultima_conexion", {
+  usuarioId: bigint("usuario_id", { mode: "bigint" }).primaryKey(),
+  vistoEn: timestamp("visto_en", { withTimezone: true }).notNull(),
 });
 
 export type Destinatario = typeof destinatariosMensaje.$inferSelect;

@@ -126,6 +126,35 @@ export async function membersAmong(db: RoomsDb, pairs: { groupId: bigint; userId
   return new Set(rows.map((r) => `${r.grupoId}:${r.usuarioId}`));
 }
 
+/** The most rooms ListUserRooms answers for one user. */
+export const USER_ROOMS_MAX = 20_000;
+
+/** A user's rooms: direct ones on either side of the pair, and those of the user's groups. */
+export const USER_ROOMS = `
+select id::text, tipo_sala, peer::text, creado_en from (
+  select s.id, s.tipo_sala, case when s.usuario_a_id = $1 then s.usuario_b_id else s.usuario_a_id end as peer, s.creado_en
+  from salas_chat s where s.tipo_sala = 'directo' and s.usuario_a_id = $1
+  union all
+  select s.id, s.tipo_sala, s.usuario_a_id, s.creado_en
+  from salas_chat s where s.tipo_sala = 'directo' and s.usuario_b_id = $1 and s.usuario_a_id is distinct from $1
+  union all
+  select s.id, s.tipo_sala, s.grupo_id, s.creado_en
+  from chat_miembros_grupo m join salas_chat s on s.tipo_sala = 'grupal' and s.grupo_id = m.grupo_id
+  where m.usuario_id = $1
+) r order by id limit $2`;
+
+export interface UserRoomRow {
+  id: string;
+  tipo_sala: "directo" | "grupal";
+  peer: string;
+  creado_en: unknown;
+}
+
+/** Up to `limit` rooms of a user, by room id (prepared; the partial indexes on either side of a pair). */
+export function roomsOfUser(db: RoomsDb, userId: bigint, limit: number): Promise<UserRoomRow[]> {
+  return preparedQuery<UserRoomRow>(db, "rooms_of_user", USER_ROOMS, [userId, limit]);
+}
+
 /** Every member of each group, by group, ascending (one prepared statement, the ids as one array). */
 export async function memberIdsOf(db: RoomsDb, groupIds: bigint[]): Promise<Map<bigint, bigint[]>> {
   const rows = await preparedQuery<{ grupo_id: string; usuario_id: string }>(

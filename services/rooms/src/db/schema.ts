@@ -25,6 +25,9 @@ export const salasChat = pgTable(
       .on(sql`least(${t.usuarioAId}, ${t.usuarioBId})`, sql`greatest(${t.usuarioAId}, ${t.usuarioBId})`)
       .where(sql`${t.tipoSala} = 'directo'`),
     index("salas_chat_grupo_idx").on(t.grupoId).where(sql`${t.tipoSala} = 'grupal'`),
+    // A user's direct rooms (the inbox), whichever side of the pair the user is stored on.
+    index("salas_chat_directo_a_idx").on(t.usuarioAId).where(sql`${t.tipoSala} = 'directo'`),
+    index("salas_chat_directo_b_idx").on(t.usuarioBId).where(sql`${t.tipoSala} = 'directo'`),
   ],
 );
 

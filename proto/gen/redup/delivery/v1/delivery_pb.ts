@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file redup/delivery/v1/delivery.proto.
  */
 export const file_redup_delivery_v1_delivery: GenFile = /*@__PURE__*/
-  fileDesc("CiByZWR1cC9kZWxpdmVyeS92MS9kZWxpdmVyeS5wcm90bxIRcmVkdXAuZGVsaXZlcnkudjEiwgEKB1JlY2VpcHQSEgoKbWVzc2FnZV9pZBgBIAEoAxIUCgxyZWNpcGllbnRfaWQYAiABKAMSMAoMZGVsaXZlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdyZWFkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJUCg5QZW5kaW5nTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgDEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKD0Rpc3BhdGNoUmVxdWVzdBIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRISCgZvcmlnaW4YAiABKAlCAhgBIikKEERpc3BhdGNoUmVzcG9uc2USFQoNcmVjaXBpZW50X2lkcxgBIAMoAyJNChNEaXNwYXRjaE1hbnlSZXF1ZXN0EjYKCmRpc3BhdGNoZXMYASADKAsyIi5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaFJlcXVlc3QiTAoURGlzcGF0Y2hNYW55UmVzcG9uc2USNAoHcmVzdWx0cxgBIAMoCzIjLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVzcG9uc2UiOwoUTWFya0RlbGl2ZXJlZFJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDImYKFU1hcmtEZWxpdmVyZWRSZXNwb25zZRIrCgdyZWNlaXB0GAEgASgLMhoucmVkdXAuZGVsaXZlcnkudjEuUmVjZWlwdBINCgVmaXJzdBgCIAEoCBIRCglzZW5kZXJfaWQYAyABKAMiNgoPTWFya1JlYWRSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoAyJhChBNYXJrUmVhZFJlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5yZWR1cC5kZWxpdmVyeS52MS5SZWNlaXB0Eg0KBWZpcnN0GAIgASgIEhEKCXNlbmRlcl9pZBgDIAEoAyI6ChBCYXRjaE1hcmtSZXF1ZXN0EiYKBW1hcmtzGAEgAygLMhcucmVkdXAuZGVsaXZlcnkudjEuTWFyayKAAQoETWFyaxI8CglkZWxpdmVyZWQYASABKAsyJy5yZWR1cC5kZWxpdmVyeS52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdEgAEjIKBHJlYWQYAiABKAsyIi5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFJlcXVlc3RIAEIGCgRraW5kIkMKEUJhdGNoTWFya1Jlc3BvbnNlEi4KB3Jlc3VsdHMYASADKAsyHS5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVzdWx0IroBCgpNYXJrUmVzdWx0Ej0KCWRlbGl2ZXJlZBgBIAEoCzIoLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtEZWxpdmVyZWRSZXNwb25zZUgAEjMKBHJlYWQYAiABKAsyIy5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFJlc3BvbnNlSAASLQoFZXJyb3IYAyABKAsyHC5yZWR1cC5kZWxpdmVyeS52MS5NYXJrRXJyb3JIAEIJCgdvdXRjb21lIioKCU1hcmtFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiUgoSTGlzdFBlbmRpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSGAoQYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoAxIRCglwYWdlX3NpemUYAyABKAUiaQoTTGlzdFBlbmRpbmdSZXNwb25zZRIzCghtZXNzYWdlcxgBIAMoCzIhLnJlZHVwLmRlbGl2ZXJ5LnYxLlBlbmRpbmdNZXNzYWdlEh0KFW5leHRfYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoAyJSChdCYXRjaExpc3RQZW5kaW5nUmVxdWVzdBI3CghyZXF1ZXN0cxgBIAMoCzIlLnJlZHVwLmRlbGl2ZXJ5LnYxLkxpc3RQZW5kaW5nUmVxdWVzdCJVChhCYXRjaExpc3RQZW5kaW5nUmVzcG9uc2USOQoJcmVzcG9uc2VzGAEgAygLMiYucmVkdXAuZGVsaXZlcnkudjEuTGlzdFBlbmRpbmdSZXNwb25zZSIoChJHZXRSZWNlaXB0c1JlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAyJWChNHZXRSZWNlaXB0c1Jlc3BvbnNlEhEKCXNlbmRlcl9pZBgBIAEoAxIsCghyZWNlaXB0cxgCIAMoCzIaLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlY2VpcHQyqQYKD0RlbGl2ZXJ5U2VydmljZRJYCghEaXNwYXRjaBIiLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVxdWVzdBojLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVzcG9uc2UiA5ACAhJkCgxEaXNwYXRjaE1hbnkSJi5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaE1hbnlSZXF1ZXN0GicucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hNYW55UmVzcG9uc2UiA5ACAhJnCg1NYXJrRGVsaXZlcmVkEicucmVkdXAuZGVsaXZlcnkudjEuTWFya0RlbGl2ZXJlZFJlcXVlc3QaKC5yZWR1cC5kZWxpdmVyeS52MS5NYXJrRGVsaXZlcmVkUmVzcG9uc2UiA5ACAhJYCghNYXJrUmVhZBIiLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZWFkUmVxdWVzdBojLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZWFkUmVzcG9uc2UiA5ACAhJbCglCYXRjaE1hcmsSIy5yZWR1cC5kZWxpdmVyeS52MS5CYXRjaE1hcmtSZXF1ZXN0GiQucmVkdXAuZGVsaXZlcnkudjEuQmF0Y2hNYXJrUmVzcG9uc2UiA5ACAhJhCgtMaXN0UGVuZGluZxIlLnJlZHVwLmRlbGl2ZXJ5LnYxLkxpc3RQZW5kaW5nUmVxdWVzdBomLnJlZHVwLmRlbGl2ZXJ5LnYxLkxpc3RQZW5kaW5nUmVzcG9uc2UiA5ACARJwChBCYXRjaExpc3RQZW5kaW5nEioucmVkdXAuZGVsaXZlcnkudjEuQmF0Y2hMaXN0UGVuZGluZ1JlcXVlc3QaKy5yZWR1cC5kZWxpdmVyeS52MS5CYXRjaExpc3RQZW5kaW5nUmVzcG9uc2UiA5ACARJhCgtHZXRSZWNlaXB0cxIlLnJlZHVwLmRlbGl2ZXJ5LnYxLkdldFJlY2VpcHRzUmVxdWVzdBomLnJlZHVwLmRlbGl2ZXJ5LnYxLkdldFJlY2VpcHRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
+  fileDesc("CiByZWR1cC9kZWxpdmVyeS92MS9kZWxpdmVyeS5wcm90bxIRcmVkdXAuZGVsaXZlcnkudjEiwgEKB1JlY2VpcHQSEgoKbWVzc2FnZV9pZBgBIAEoAxIUCgxyZWNpcGllbnRfaWQYAiABKAMSMAoMZGVsaXZlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdyZWFkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJUCg5QZW5kaW5nTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgDEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKD0Rpc3BhdGNoUmVxdWVzdBIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRISCgZvcmlnaW4YAiABKAlCAhgBIikKEERpc3BhdGNoUmVzcG9uc2USFQoNcmVjaXBpZW50X2lkcxgBIAMoAyJNChNEaXNwYXRjaE1hbnlSZXF1ZXN0EjYKCmRpc3BhdGNoZXMYASADKAsyIi5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaFJlcXVlc3QiTAoURGlzcGF0Y2hNYW55UmVzcG9uc2USNAoHcmVzdWx0cxgBIAMoCzIjLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVzcG9uc2UiOwoUTWFya0RlbGl2ZXJlZFJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDImYKFU1hcmtEZWxpdmVyZWRSZXNwb25zZRIrCgdyZWNlaXB0GAEgASgLMhoucmVkdXAuZGVsaXZlcnkudjEuUmVjZWlwdBINCgVmaXJzdBgCIAEoCBIRCglzZW5kZXJfaWQYAyABKAMiNgoPTWFya1JlYWRSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoAyJhChBNYXJrUmVhZFJlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5yZWR1cC5kZWxpdmVyeS52MS5SZWNlaXB0Eg0KBWZpcnN0GAIgASgIEhEKCXNlbmRlcl9pZBgDIAEoAyI6ChBCYXRjaE1hcmtSZXF1ZXN0EiYKBW1hcmtzGAEgAygLMhcucmVkdXAuZGVsaXZlcnkudjEuTWFyayKAAQoETWFyaxI8CglkZWxpdmVyZWQYASABKAsyJy5yZWR1cC5kZWxpdmVyeS52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdEgAEjIKBHJlYWQYAiABKAsyIi5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFJlcXVlc3RIAEIGCgRraW5kIkMKEUJhdGNoTWFya1Jlc3BvbnNlEi4KB3Jlc3VsdHMYASADKAsyHS5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVzdWx0IroBCgpNYXJrUmVzdWx0Ej0KCWRlbGl2ZXJlZBgBIAEoCzIoLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtEZWxpdmVyZWRSZXNwb25zZUgAEjMKBHJlYWQYAiABKAsyIy5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFJlc3BvbnNlSAASLQoFZXJyb3IYAyABKAsyHC5yZWR1cC5kZWxpdmVyeS52MS5NYXJrRXJyb3JIAEIJCgdvdXRjb21lIioKCU1hcmtFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiUgoSTGlzdFBlbmRpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSGAoQYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoAxIRCglwYWdlX3NpemUYAyABKAUiaQoTTGlzdFBlbmRpbmdSZXNwb25zZRIzCghtZXNzYWdlcxgBIAMoCzIhLnJlZHVwLmRlbGl2ZXJ5LnYxLlBlbmRpbmdNZXNzYWdlEh0KFW5leHRfYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoAyJSChdCYXRjaExpc3RQZW5kaW5nUmVxdWVzdBI3CghyZXF1ZXN0cxgBIAMoCzIlLnJlZHVwLmRlbGl2ZXJ5LnYxLkxpc3RQZW5kaW5nUmVxdWVzdCJVChhCYXRjaExpc3RQZW5kaW5nUmVzcG9uc2USOQoJcmVzcG9uc2VzGAEgAygLMiYucmVkdXAuZGVsaXZlcnkudjEuTGlzdFBlbmRpbmdSZXNwb25zZSIoChJHZXRSZWNlaXB0c1JlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAyJWChNHZXRSZWNlaXB0c1Jlc3BvbnNlEhEKCXNlbmRlcl9pZBgBIAEoAxIsCghyZWNlaXB0cxgCIAMoCzIaLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlY2VpcHQiOgoTTWFya1JlYWRVcFRvUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiXwoUTWFya1JlYWRVcFRvUmVzcG9uc2USDwoHcm9vbV9pZBgBIAEoAxISCgpyZWFkX3VwX3RvGAIgASgDEhIKCm5ld2x5X3JlYWQYAyADKAMSDgoGdW5yZWFkGAQgASgFIj0KGEJhdGNoR2V0UmVhZFN0YXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgDEhAKCHJvb21faWRzGAIgAygDIk0KGUJhdGNoR2V0UmVhZFN0YXRlUmVzcG9uc2USMAoGc3RhdGVzGAEgAygLMiAucmVkdXAuZGVsaXZlcnkudjEuUm9vbVJlYWRTdGF0ZSJECg1Sb29tUmVhZFN0YXRlEg8KB3Jvb21faWQYASABKAMSDgoGdW5yZWFkGAIgASgFEhIKCnJlYWRfdXBfdG8YAyABKAMiXAoVUmVwb3J0UHJlc2VuY2VSZXF1ZXN0Eg8KB2VkZ2VfaWQYASABKAkSMgoHcmVwb3J0cxgCIAMoCzIhLnJlZHVwLmRlbGl2ZXJ5LnYxLlByZXNlbmNlUmVwb3J0IjEKDlByZXNlbmNlUmVwb3J0Eg8KB3VzZXJfaWQYASABKAMSDgoGb25saW5lGAIgASgIIhgKFlJlcG9ydFByZXNlbmNlUmVzcG9uc2UiNgoURWRnZUhlYXJ0YmVhdFJlcXVlc3QSDwoHZWRnZV9pZBgBIAEoCRINCgVyZXNldBgCIAEoCCIXChVFZGdlSGVhcnRiZWF0UmVzcG9uc2UiKwoXQmF0Y2hHZXRQcmVzZW5jZVJlcXVlc3QSEAoIdXNlcl9pZHMYASADKAMiSgoYQmF0Y2hHZXRQcmVzZW5jZVJlc3BvbnNlEi4KCXByZXNlbmNlcxgBIAMoCzIbLnJlZHVwLmRlbGl2ZXJ5LnYxLlByZXNlbmNlIloKCFByZXNlbmNlEg8KB3VzZXJfaWQYASABKAMSDgoGb25saW5lGAIgASgIEi0KCWxhc3Rfc2VlbhgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAyywoKD0RlbGl2ZXJ5U2VydmljZRJYCghEaXNwYXRjaBIiLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVxdWVzdBojLnJlZHVwLmRlbGl2ZXJ5LnYxLkRpc3BhdGNoUmVzcG9uc2UiA5ACAhJkCgxEaXNwYXRjaE1hbnkSJi5yZWR1cC5kZWxpdmVyeS52MS5EaXNwYXRjaE1hbnlSZXF1ZXN0GicucmVkdXAuZGVsaXZlcnkudjEuRGlzcGF0Y2hNYW55UmVzcG9uc2UiA5ACAhJnCg1NYXJrRGVsaXZlcmVkEicucmVkdXAuZGVsaXZlcnkudjEuTWFya0RlbGl2ZXJlZFJlcXVlc3QaKC5yZWR1cC5kZWxpdmVyeS52MS5NYXJrRGVsaXZlcmVkUmVzcG9uc2UiA5ACAhJYCghNYXJrUmVhZBIiLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZWFkUmVxdWVzdBojLnJlZHVwLmRlbGl2ZXJ5LnYxLk1hcmtSZWFkUmVzcG9uc2UiA5ACAhJbCglCYXRjaE1hcmsSIy5yZWR1cC5kZWxpdmVyeS52MS5CYXRjaE1hcmtSZXF1ZXN0GiQucmVkdXAuZGVsaXZlcnkudjEuQmF0Y2hNYXJrUmVzcG9uc2UiA5ACAhJhCgtMaXN0UGVuZGluZxIlLnJlZHVwLmRlbGl2ZXJ5LnYxLkxpc3RQZW5kaW5nUmVxdWVzdBomLnJlZHVwLmRlbGl2ZXJ5LnYxLkxpc3RQZW5kaW5nUmVzcG9uc2UiA5ACARJwChBCYXRjaExpc3RQZW5kaW5nEioucmVkdXAuZGVsaXZlcnkudjEuQmF0Y2hMaXN0UGVuZGluZ1JlcXVlc3QaKy5yZWR1cC5kZWxpdmVyeS52MS5CYXRjaExpc3RQZW5kaW5nUmVzcG9uc2UiA5ACARJhCgtHZXRSZWNlaXB0cxIlLnJlZHVwLmRlbGl2ZXJ5LnYxLkdldFJlY2VpcHRzUmVxdWVzdBomLnJlZHVwLmRlbGl2ZXJ5LnYxLkdldFJlY2VpcHRzUmVzcG9uc2UiA5ACARJkCgxNYXJrUmVhZFVwVG8SJi5yZWR1cC5kZWxpdmVyeS52MS5NYXJrUmVhZFVwVG9SZXF1ZXN0GicucmVkdXAuZGVsaXZlcnkudjEuTWFya1JlYWRVcFRvUmVzcG9uc2UiA5ACAhJzChFCYXRjaEdldFJlYWRTdGF0ZRIrLnJlZHVwLmRlbGl2ZXJ5LnYxLkJhdGNoR2V0UmVhZFN0YXRlUmVxdWVzdBosLnJlZHVwLmRlbGl2ZXJ5LnYxLkJhdGNoR2V0UmVhZFN0YXRlUmVzcG9uc2UiA5ACARJqCg5SZXBvcnRQcmVzZW5jZRIoLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlcG9ydFByZXNlbmNlUmVxdWVzdBopLnJlZHVwLmRlbGl2ZXJ5LnYxLlJlcG9ydFByZXNlbmNlUmVzcG9uc2UiA5ACAhJnCg1FZGdlSGVhcnRiZWF0EicucmVkdXAuZGVsaXZlcnkudjEuRWRnZUhlYXJ0YmVhdFJlcXVlc3QaKC5yZWR1cC5kZWxpdmVyeS52MS5FZGdlSGVhcnRiZWF0UmVzcG9uc2UiA5ACAhJwChBCYXRjaEdldFByZXNlbmNlEioucmVkdXAuZGVsaXZlcnkudjEuQmF0Y2hHZXRQcmVzZW5jZVJlcXVlc3QaKy5yZWR1cC5kZWxpdmVyeS52MS5CYXRjaEdldFByZXNlbmNlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
 
 /**
  * Receipt is one recipient's delivery state for one message.
@@ -625,6 +625,352 @@ export const GetReceiptsResponseSchema: GenMessage<GetReceiptsResponse> = /*@__P
   messageDesc(file_redup_delivery_v1_delivery, 20);
 
 /**
+ * MarkReadUpToRequest names the newest message read.
+ *
+ * @generated from message redup.delivery.v1.MarkReadUpToRequest
+ */
+export type MarkReadUpToRequest = Message<"redup.delivery.v1.MarkReadUpToRequest"> & {
+  /**
+   * The newest message the user read; everything before it in its room counts as read.
+   *
+   * @generated from field: int64 message_id = 1;
+   */
+  messageId: bigint;
+
+  /**
+   * The user (the edge's acting user, when it names one).
+   *
+   * @generated from field: int64 user_id = 2;
+   */
+  userId: bigint;
+};
+
+/**
+ * Describes the message redup.delivery.v1.MarkReadUpToRequest.
+ * Use `create(MarkReadUpToRequestSchema)` to create a new message.
+ */
+export const MarkReadUpToRequestSchema: GenMessage<MarkReadUpToRequest> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 21);
+
+/**
+ * MarkReadUpToResponse tells what changed.
+ *
+ * @generated from message redup.delivery.v1.MarkReadUpToResponse
+ */
+export type MarkReadUpToResponse = Message<"redup.delivery.v1.MarkReadUpToResponse"> & {
+  /**
+   * The room of the message.
+   *
+   * @generated from field: int64 room_id = 1;
+   */
+  roomId: bigint;
+
+  /**
+   * The user's read marker of the room now (never lower than before).
+   *
+   * @generated from field: int64 read_up_to = 2;
+   */
+  readUpTo: bigint;
+
+  /**
+   * The messages that became read with this call, ascending.
+   *
+   * @generated from field: repeated int64 newly_read = 3;
+   */
+  newlyRead: bigint[];
+
+  /**
+   * Messages of the room the user received and still has not read.
+   *
+   * @generated from field: int32 unread = 4;
+   */
+  unread: number;
+};
+
+/**
+ * Describes the message redup.delivery.v1.MarkReadUpToResponse.
+ * Use `create(MarkReadUpToResponseSchema)` to create a new message.
+ */
+export const MarkReadUpToResponseSchema: GenMessage<MarkReadUpToResponse> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 22);
+
+/**
+ * BatchGetReadStateRequest names a user and rooms.
+ *
+ * @generated from message redup.delivery.v1.BatchGetReadStateRequest
+ */
+export type BatchGetReadStateRequest = Message<"redup.delivery.v1.BatchGetReadStateRequest"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * The rooms, 1 to 1000.
+   *
+   * @generated from field: repeated int64 room_ids = 2;
+   */
+  roomIds: bigint[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.BatchGetReadStateRequest.
+ * Use `create(BatchGetReadStateRequestSchema)` to create a new message.
+ */
+export const BatchGetReadStateRequestSchema: GenMessage<BatchGetReadStateRequest> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 23);
+
+/**
+ * BatchGetReadStateResponse answers each room, in request order.
+ *
+ * @generated from message redup.delivery.v1.BatchGetReadStateResponse
+ */
+export type BatchGetReadStateResponse = Message<"redup.delivery.v1.BatchGetReadStateResponse"> & {
+  /**
+   * states[i] answers room_ids[i].
+   *
+   * @generated from field: repeated redup.delivery.v1.RoomReadState states = 1;
+   */
+  states: RoomReadState[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.BatchGetReadStateResponse.
+ * Use `create(BatchGetReadStateResponseSchema)` to create a new message.
+ */
+export const BatchGetReadStateResponseSchema: GenMessage<BatchGetReadStateResponse> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 24);
+
+/**
+ * RoomReadState is a user's reading of one room.
+ *
+ * @generated from message redup.delivery.v1.RoomReadState
+ */
+export type RoomReadState = Message<"redup.delivery.v1.RoomReadState"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: int64 room_id = 1;
+   */
+  roomId: bigint;
+
+  /**
+   * Messages the user received in the room and has not marked read.
+   *
+   * @generated from field: int32 unread = 2;
+   */
+  unread: number;
+
+  /**
+   * The newest message the user marked read in the room (0: none).
+   *
+   * @generated from field: int64 read_up_to = 3;
+   */
+  readUpTo: bigint;
+};
+
+/**
+ * Describes the message redup.delivery.v1.RoomReadState.
+ * Use `create(RoomReadStateSchema)` to create a new message.
+ */
+export const RoomReadStateSchema: GenMessage<RoomReadState> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 25);
+
+/**
+ * ReportPresenceRequest is a batch of presence changes from one edge.
+ *
+ * @generated from message redup.delivery.v1.ReportPresenceRequest
+ */
+export type ReportPresenceRequest = Message<"redup.delivery.v1.ReportPresenceRequest"> & {
+  /**
+   * The reporting edge (its EDGE_ID).
+   *
+   * @generated from field: string edge_id = 1;
+   */
+  edgeId: string;
+
+  /**
+   * The changes, 1 to 1000, applied in order.
+   *
+   * @generated from field: repeated redup.delivery.v1.PresenceReport reports = 2;
+   */
+  reports: PresenceReport[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.ReportPresenceRequest.
+ * Use `create(ReportPresenceRequestSchema)` to create a new message.
+ */
+export const ReportPresenceRequestSchema: GenMessage<ReportPresenceRequest> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 26);
+
+/**
+ * PresenceReport is one user arriving on, or leaving, the edge.
+ *
+ * @generated from message redup.delivery.v1.PresenceReport
+ */
+export type PresenceReport = Message<"redup.delivery.v1.PresenceReport"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * True: the user has sockets on the edge now; false: none any more.
+   *
+   * @generated from field: bool online = 2;
+   */
+  online: boolean;
+};
+
+/**
+ * Describes the message redup.delivery.v1.PresenceReport.
+ * Use `create(PresenceReportSchema)` to create a new message.
+ */
+export const PresenceReportSchema: GenMessage<PresenceReport> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 27);
+
+/**
+ * ReportPresenceResponse is empty.
+ *
+ * @generated from message redup.delivery.v1.ReportPresenceResponse
+ */
+export type ReportPresenceResponse = Message<"redup.delivery.v1.ReportPresenceResponse"> & {
+};
+
+/**
+ * Describes the message redup.delivery.v1.ReportPresenceResponse.
+ * Use `create(ReportPresenceResponseSchema)` to create a new message.
+ */
+export const ReportPresenceResponseSchema: GenMessage<ReportPresenceResponse> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 28);
+
+/**
+ * EdgeHeartbeatRequest names the edge.
+ *
+ * @generated from message redup.delivery.v1.EdgeHeartbeatRequest
+ */
+export type EdgeHeartbeatRequest = Message<"redup.delivery.v1.EdgeHeartbeatRequest"> & {
+  /**
+   * The edge's EDGE_ID.
+   *
+   * @generated from field: string edge_id = 1;
+   */
+  edgeId: string;
+
+  /**
+   * True when the edge holds no socket any more (it just started, or it is stopping): every
+   * user it held leaves it, and those no other edge holds go offline now.
+   *
+   * @generated from field: bool reset = 2;
+   */
+  reset: boolean;
+};
+
+/**
+ * Describes the message redup.delivery.v1.EdgeHeartbeatRequest.
+ * Use `create(EdgeHeartbeatRequestSchema)` to create a new message.
+ */
+export const EdgeHeartbeatRequestSchema: GenMessage<EdgeHeartbeatRequest> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 29);
+
+/**
+ * EdgeHeartbeatResponse is empty.
+ *
+ * @generated from message redup.delivery.v1.EdgeHeartbeatResponse
+ */
+export type EdgeHeartbeatResponse = Message<"redup.delivery.v1.EdgeHeartbeatResponse"> & {
+};
+
+/**
+ * Describes the message redup.delivery.v1.EdgeHeartbeatResponse.
+ * Use `create(EdgeHeartbeatResponseSchema)` to create a new message.
+ */
+export const EdgeHeartbeatResponseSchema: GenMessage<EdgeHeartbeatResponse> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 30);
+
+/**
+ * BatchGetPresenceRequest names the users.
+ *
+ * @generated from message redup.delivery.v1.BatchGetPresenceRequest
+ */
+export type BatchGetPresenceRequest = Message<"redup.delivery.v1.BatchGetPresenceRequest"> & {
+  /**
+   * The users, 1 to 1000.
+   *
+   * @generated from field: repeated int64 user_ids = 1;
+   */
+  userIds: bigint[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.BatchGetPresenceRequest.
+ * Use `create(BatchGetPresenceRequestSchema)` to create a new message.
+ */
+export const BatchGetPresenceRequestSchema: GenMessage<BatchGetPresenceRequest> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 31);
+
+/**
+ * BatchGetPresenceResponse answers each user, in request order.
+ *
+ * @generated from message redup.delivery.v1.BatchGetPresenceResponse
+ */
+export type BatchGetPresenceResponse = Message<"redup.delivery.v1.BatchGetPresenceResponse"> & {
+  /**
+   * presences[i] answers user_ids[i].
+   *
+   * @generated from field: repeated redup.delivery.v1.Presence presences = 1;
+   */
+  presences: Presence[];
+};
+
+/**
+ * Describes the message redup.delivery.v1.BatchGetPresenceResponse.
+ * Use `create(BatchGetPresenceResponseSchema)` to create a new message.
+ */
+export const BatchGetPresenceResponseSchema: GenMessage<BatchGetPresenceResponse> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 32);
+
+/**
+ * Presence is a user's state.
+ *
+ * @generated from message redup.delivery.v1.Presence
+ */
+export type Presence = Message<"redup.delivery.v1.Presence"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * True while any live edge holds a socket of the user.
+   *
+   * @generated from field: bool online = 2;
+   */
+  online: boolean;
+
+  /**
+   * When the user was last online (unset: never seen); for an online user, now.
+   *
+   * @generated from field: google.protobuf.Timestamp last_seen = 3;
+   */
+  lastSeen?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message redup.delivery.v1.Presence.
+ * Use `create(PresenceSchema)` to create a new message.
+ */
+export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
+  messageDesc(file_redup_delivery_v1_delivery, 33);
+
+/**
  * DeliveryService records who must receive each message and tracks receipts. The live
  * events of RedUP travel on NATS (prefix configurable with NATS_SUBJECT_PREFIX, default
  * "redup"); subjects are built in one place, packages/kit/src/subjects.ts:
@@ -636,8 +982,15 @@ export const GetReceiptsResponseSchema: GenMessage<GetReceiptsResponse> = /*@__P
  *   <prefix>.user.<sender_id>.receipt   redup.events.v1.ReceiptUpdated, delivery/read
  *                                       receipts, published by this service
  *   <prefix>.user.<user_id>.membership  redup.events.v1.MembershipChanged (published by edges)
- * An edge subscribes to `<prefix>.user.<id>.>` for each user it holds and
- * `<prefix>.group.<id>.>` for each group one of its sockets joined.
+ *   <prefix>.user.<user_id>.typing      redup.events.v1.TypingChanged, a direct peer typing
+ *   <prefix>.group.<group_id>.typing    redup.events.v1.TypingChanged, a member typing
+ *                                       (both published by edges, never stored)
+ *   <prefix>.user.<user_id>.readmarker  redup.events.v1.ReadMarkerMoved, to the reader's devices
+ *   <prefix>.presence.<user_id>.changed redup.events.v1.PresenceChanged (by this service)
+ * An edge subscribes to `<prefix>.user.<id>.>` for each user it holds,
+ * `<prefix>.group.<id>.>` for each group one of its sockets joined, and
+ * `<prefix>.presence.<id>.changed` for each user one of its sockets watches (outside
+ * `user.<id>.>`, so an edge that both holds and watches a user gets each change once).
  *
  * @generated from service redup.delivery.v1.DeliveryService
  */
@@ -735,6 +1088,71 @@ export const DeliveryService: GenService<{
     methodKind: "unary";
     input: typeof GetReceiptsRequestSchema;
     output: typeof GetReceiptsResponseSchema;
+  },
+  /**
+   * MarkReadUpTo marks read everything the user received in a message's room up to and
+   * including that message (`leido_en`, and `entregado_en` where unset), moves the user's
+   * read marker of the room there (never back), tells each sender whose message became read
+   * (one ReceiptUpdated per message, as MarkRead does), and tells the user's devices the new
+   * marker (ReadMarkerMoved). Only a recipient of the message may (PermissionDenied);
+   * NotFound when the message was never dispatched. Idempotent.
+   *
+   * @generated from rpc redup.delivery.v1.DeliveryService.MarkReadUpTo
+   */
+  markReadUpTo: {
+    methodKind: "unary";
+    input: typeof MarkReadUpToRequestSchema;
+    output: typeof MarkReadUpToResponseSchema;
+  },
+  /**
+   * BatchGetReadState gives a user's unread count and read marker for up to 1000 rooms, in
+   * request order (a room the user never read has marker 0). Unread: the messages of the room
+   * the user received and has not marked read.
+   *
+   * @generated from rpc redup.delivery.v1.DeliveryService.BatchGetReadState
+   */
+  batchGetReadState: {
+    methodKind: "unary";
+    input: typeof BatchGetReadStateRequestSchema;
+    output: typeof BatchGetReadStateResponseSchema;
+  },
+  /**
+   * ReportPresence records which users have sockets on an edge (each entry: a user came
+   * online on the edge, or left it). A user is online while any live edge holds them; the
+   * first edge makes them online and the last one leaving makes them offline (with
+   * `last_seen`), each change published as PresenceChanged. Edges call it in batches.
+   *
+   * @generated from rpc redup.delivery.v1.DeliveryService.ReportPresence
+   */
+  reportPresence: {
+    methodKind: "unary";
+    input: typeof ReportPresenceRequestSchema;
+    output: typeof ReportPresenceResponseSchema;
+  },
+  /**
+   * EdgeHeartbeat says an edge is alive (edges call it every 5 s). An edge silent for
+   * PRESENCE_EDGE_TIMEOUT_MS (15 s by default) is taken for dead: its users leave it, and those
+   * it alone held go offline (within a third of that timeout more). With `reset` the
+   * edge also drops every user it held (after a restart under the same EDGE_ID, or when it
+   * stops).
+   *
+   * @generated from rpc redup.delivery.v1.DeliveryService.EdgeHeartbeat
+   */
+  edgeHeartbeat: {
+    methodKind: "unary";
+    input: typeof EdgeHeartbeatRequestSchema;
+    output: typeof EdgeHeartbeatResponseSchema;
+  },
+  /**
+   * BatchGetPresence tells whether each of up to 1000 users is online, and when each was
+   * last seen (unset for a user never seen), in request order.
+   *
+   * @generated from rpc redup.delivery.v1.DeliveryService.BatchGetPresence
+   */
+  batchGetPresence: {
+    methodKind: "unary";
+    input: typeof BatchGetPresenceRequestSchema;
+    output: typeof BatchGetPresenceResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_redup_delivery_v1_delivery, 0);

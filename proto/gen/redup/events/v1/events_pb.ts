@@ -11,13 +11,15 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1 } from "../../messages/v1/messages_pb.js";
 import { file_redup_messages_v1_messages } from "../../messages/v1/messages_pb.js";
+import type { RoomType } from "../../rooms/v1/rooms_pb.js";
+import { file_redup_rooms_v1_rooms } from "../../rooms/v1/rooms_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file redup/events/v1/events.proto.
  */
 export const file_redup_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxyZWR1cC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9yZWR1cC5ldmVudHMudjEilQEKDk1lc3NhZ2VDcmVhdGVkEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEg4KBm9yaWdpbhgCIAEoCRIQCghyb29tX3NlcRgDIAEoAxI0ChBwcmV2aW91c19zZW50X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKhAQoOUmVjZWlwdFVwZGF0ZWQSKgoEa2luZBgBIAEoDjIcLnJlZHVwLmV2ZW50cy52MS5SZWNlaXB0S2luZBISCgptZXNzYWdlX2lkGAIgASgDEhEKCXNlbmRlcl9pZBgDIAEoAxIUCgxyZWNpcGllbnRfaWQYBCABKAMSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKEU1lbWJlcnNoaXBDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAMSEAoIZ3JvdXBfaWQYAiABKAMSDgoGam9pbmVkGAMgASgIKl4KC1JlY2VpcHRLaW5kEhwKGFJFQ0VJUFRfS0lORF9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfS0lORF9ERUxJVkVSRUQQARIVChFSRUNFSVBUX0tJTkRfUkVBRBACYgZwcm90bzM", [file_google_protobuf_timestamp, file_redup_messages_v1_messages]);
+  fileDesc("ChxyZWR1cC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9yZWR1cC5ldmVudHMudjEilQEKDk1lc3NhZ2VDcmVhdGVkEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEg4KBm9yaWdpbhgCIAEoCRIQCghyb29tX3NlcRgDIAEoAxI0ChBwcmV2aW91c19zZW50X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKhAQoOUmVjZWlwdFVwZGF0ZWQSKgoEa2luZBgBIAEoDjIcLnJlZHVwLmV2ZW50cy52MS5SZWNlaXB0S2luZBISCgptZXNzYWdlX2lkGAIgASgDEhEKCXNlbmRlcl9pZBgDIAEoAxIUCgxyZWNpcGllbnRfaWQYBCABKAMSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKEU1lbWJlcnNoaXBDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAMSEAoIZ3JvdXBfaWQYAiABKAMSDgoGam9pbmVkGAMgASgIInQKDVR5cGluZ0NoYW5nZWQSDwoHdXNlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSDgoGdHlwaW5nGAQgASgIEg4KBnR0bF9tcxgFIAEoBSJXCg9SZWFkTWFya2VyTW92ZWQSDwoHdXNlcl9pZBgBIAEoAxIPCgdyb29tX2lkGAIgASgDEhIKCnJlYWRfdXBfdG8YAyABKAMSDgoGdW5yZWFkGAQgASgFImEKD1ByZXNlbmNlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgDEg4KBm9ubGluZRgCIAEoCBItCglsYXN0X3NlZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKl4KC1JlY2VpcHRLaW5kEhwKGFJFQ0VJUFRfS0lORF9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfS0lORF9ERUxJVkVSRUQQARIVChFSRUNFSVBUX0tJTkRfUkVBRBACYgZwcm90bzM", [file_google_protobuf_timestamp, file_redup_messages_v1_messages, file_redup_rooms_v1_rooms]);
 
 /**
  * MessageCreated announces a stored message to its recipients' and sender's devices.
@@ -162,6 +164,138 @@ export type MembershipChanged = Message<"redup.events.v1.MembershipChanged"> & {
  */
 export const MembershipChangedSchema: GenMessage<MembershipChanged> = /*@__PURE__*/
   messageDesc(file_redup_events_v1_events, 2);
+
+/**
+ * TypingChanged tells the other members of a conversation that a user started or stopped
+ * typing. Ephemeral: published by the edge of the typing socket, never stored, on
+ * <prefix>.user.<peer_id>.typing for a direct conversation and
+ * <prefix>.group.<group_id>.typing for a group (the receiving edges skip the typer's own
+ * sockets). A receiver ends a `typing` by itself when no new one comes within `ttl_ms`.
+ *
+ * @generated from message redup.events.v1.TypingChanged
+ */
+export type TypingChanged = Message<"redup.events.v1.TypingChanged"> & {
+  /**
+   * Who is typing.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * Direct or group.
+   *
+   * @generated from field: redup.rooms.v1.RoomType type = 2;
+   */
+  type: RoomType;
+
+  /**
+   * The direct peer, or the group.
+   *
+   * @generated from field: int64 to = 3;
+   */
+  to: bigint;
+
+  /**
+   * True: typing; false: stopped.
+   *
+   * @generated from field: bool typing = 4;
+   */
+  typing: boolean;
+
+  /**
+   * How long a `typing` holds without a new one.
+   *
+   * @generated from field: int32 ttl_ms = 5;
+   */
+  ttlMs: number;
+};
+
+/**
+ * Describes the message redup.events.v1.TypingChanged.
+ * Use `create(TypingChangedSchema)` to create a new message.
+ */
+export const TypingChangedSchema: GenMessage<TypingChanged> = /*@__PURE__*/
+  messageDesc(file_redup_events_v1_events, 3);
+
+/**
+ * ReadMarkerMoved tells a user's devices that the user read a room up to a message, so
+ * their unread badges follow. Published by delivery on <prefix>.user.<user_id>.readmarker.
+ *
+ * @generated from message redup.events.v1.ReadMarkerMoved
+ */
+export type ReadMarkerMoved = Message<"redup.events.v1.ReadMarkerMoved"> & {
+  /**
+   * The reader.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * The room.
+   *
+   * @generated from field: int64 room_id = 2;
+   */
+  roomId: bigint;
+
+  /**
+   * The read marker now.
+   *
+   * @generated from field: int64 read_up_to = 3;
+   */
+  readUpTo: bigint;
+
+  /**
+   * What is still unread in the room.
+   *
+   * @generated from field: int32 unread = 4;
+   */
+  unread: number;
+};
+
+/**
+ * Describes the message redup.events.v1.ReadMarkerMoved.
+ * Use `create(ReadMarkerMovedSchema)` to create a new message.
+ */
+export const ReadMarkerMovedSchema: GenMessage<ReadMarkerMoved> = /*@__PURE__*/
+  messageDesc(file_redup_events_v1_events, 4);
+
+/**
+ * PresenceChanged tells that a user came online or went offline. Published by delivery on
+ * <prefix>.presence.<user_id>.changed; edges subscribe for the users their sockets watch.
+ *
+ * @generated from message redup.events.v1.PresenceChanged
+ */
+export type PresenceChanged = Message<"redup.events.v1.PresenceChanged"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * Online now, or not.
+   *
+   * @generated from field: bool online = 2;
+   */
+  online: boolean;
+
+  /**
+   * When the user was last online (now, when they just came online).
+   *
+   * @generated from field: google.protobuf.Timestamp last_seen = 3;
+   */
+  lastSeen?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message redup.events.v1.PresenceChanged.
+ * Use `create(PresenceChangedSchema)` to create a new message.
+ */
+export const PresenceChangedSchema: GenMessage<PresenceChanged> = /*@__PURE__*/
+  messageDesc(file_redup_events_v1_events, 5);
 
 /**
  * ReceiptKind says which receipt changed.

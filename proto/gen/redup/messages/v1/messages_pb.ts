@@ -18,7 +18,7 @@ import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file redup/messages/v1/messages.proto.
  */
 export const file_redup_messages_v1_messages: GenFile = /*@__PURE__*/
-  fileDesc("CiByZWR1cC9tZXNzYWdlcy92MS9tZXNzYWdlcy5wcm90bxIRcmVkdXAubWVzc2FnZXMudjEixAMKB01lc3NhZ2USCgoCaWQYASABKAMSDAoEdXVpZBgCIAEoCRIPCgdyb29tX2lkGAMgASgDEisKCXJvb21fdHlwZRgEIAEoDjIYLnJlZHVwLnJvb21zLnYxLlJvb21UeXBlEhEKCXNlbmRlcl9pZBgFIAEoAxIKCgJ0bxgGIAEoAxI0CgxtZXNzYWdlX3R5cGUYByABKA4yHi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlVHlwZRIPCgdjb250ZW50GAggASgJEhMKC3VybF9hcmNoaXZvGAkgASgJEikKCG1ldGFkYXRhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgdzZW50X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNsaWVudF90aW1lc3RhbXAYDiABKAkSFQoNY2xpZW50X21zZ19pZBgPIAEoCSKjAgoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhEKCXNlbmRlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSNAoMbWVzc2FnZV90eXBlGAQgASgOMh4ucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZVR5cGUSDwoHY29udGVudBgFIAEoCRITCgt1cmxfYXJjaGl2bxgGIAEoCRIYChBjbGllbnRfdGltZXN0YW1wGAcgASgJEhUKDWNsaWVudF9tc2dfaWQYCCABKAkSKQoIbWV0YWRhdGEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBm9yaWdpbhgKIAEoCSJtChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCBIWCgpkaXNwYXRjaGVkGAMgASgIQgIYASJnChNTZW5kTWVzc2FnZXNSZXF1ZXN0EjcKCHJlcXVlc3RzGAEgAygLMiUucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0EhcKD2NvbXBhY3RfcmVzdWx0cxgCIAEoCCJNChRTZW5kTWVzc2FnZXNSZXNwb25zZRI1CgdyZXN1bHRzGAEgAygLMiQucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXN1bHQijAEKEVNlbmRNZXNzYWdlUmVzdWx0EjYKBHNlbnQYASABKAsyJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlSAASNAoFZXJyb3IYAiABKAsyIy5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZUVycm9ySABCCQoHb3V0Y29tZSIxChBTZW5kTWVzc2FnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSInChFHZXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDIkEKEkdldE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSIuChdCYXRjaEdldE1lc3NhZ2VzUmVxdWVzdBITCgttZXNzYWdlX2lkcxgBIAMoAyJIChhCYXRjaEdldE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIkwKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoAxIRCgliZWZvcmVfaWQYAiABKAMSEQoJcGFnZV9zaXplGAMgASgFIlwKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRIWCg5uZXh0X2JlZm9yZV9pZBgCIAEoAyJKChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDEg8KB2NvbnRlbnQYAyABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSI7ChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiRAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlKqgBCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIWChJNRVNTQUdFX1RZUEVfVEVYVE8QARIXChNNRVNTQUdFX1RZUEVfSU1BR0VOEAISGAoUTUVTU0FHRV9UWVBFX0FSQ0hJVk8QAxIWChJNRVNTQUdFX1RZUEVfQVVESU8QBBIYChRNRVNTQUdFX1RZUEVfU0lTVEVNQRAFMs8FCg9NZXNzYWdlc1NlcnZpY2USXAoLU2VuZE1lc3NhZ2USJS5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEl8KDFNlbmRNZXNzYWdlcxImLnJlZHVwLm1lc3NhZ2VzLnYxLlNlbmRNZXNzYWdlc1JlcXVlc3QaJy5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZXNSZXNwb25zZRJeCgpHZXRNZXNzYWdlEiQucmVkdXAubWVzc2FnZXMudjEuR2V0TWVzc2FnZVJlcXVlc3QaJS5yZWR1cC5tZXNzYWdlcy52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJwChBCYXRjaEdldE1lc3NhZ2VzEioucmVkdXAubWVzc2FnZXMudjEuQmF0Y2hHZXRNZXNzYWdlc1JlcXVlc3QaKy5yZWR1cC5tZXNzYWdlcy52MS5CYXRjaEdldE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJkCgxMaXN0TWVzc2FnZXMSJi5yZWR1cC5tZXNzYWdlcy52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucmVkdXAubWVzc2FnZXMudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJcCgtFZGl0TWVzc2FnZRIlLnJlZHVwLm1lc3NhZ2VzLnYxLkVkaXRNZXNzYWdlUmVxdWVzdBomLnJlZHVwLm1lc3NhZ2VzLnYxLkVkaXRNZXNzYWdlUmVzcG9uc2USZwoNRGVsZXRlTWVzc2FnZRInLnJlZHVwLm1lc3NhZ2VzLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GigucmVkdXAubWVzc2FnZXMudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_redup_rooms_v1_rooms]);
+  fileDesc("CiByZWR1cC9tZXNzYWdlcy92MS9tZXNzYWdlcy5wcm90bxIRcmVkdXAubWVzc2FnZXMudjEixAMKB01lc3NhZ2USCgoCaWQYASABKAMSDAoEdXVpZBgCIAEoCRIPCgdyb29tX2lkGAMgASgDEisKCXJvb21fdHlwZRgEIAEoDjIYLnJlZHVwLnJvb21zLnYxLlJvb21UeXBlEhEKCXNlbmRlcl9pZBgFIAEoAxIKCgJ0bxgGIAEoAxI0CgxtZXNzYWdlX3R5cGUYByABKA4yHi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlVHlwZRIPCgdjb250ZW50GAggASgJEhMKC3VybF9hcmNoaXZvGAkgASgJEikKCG1ldGFkYXRhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgdzZW50X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNsaWVudF90aW1lc3RhbXAYDiABKAkSFQoNY2xpZW50X21zZ19pZBgPIAEoCSKjAgoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhEKCXNlbmRlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSNAoMbWVzc2FnZV90eXBlGAQgASgOMh4ucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZVR5cGUSDwoHY29udGVudBgFIAEoCRITCgt1cmxfYXJjaGl2bxgGIAEoCRIYChBjbGllbnRfdGltZXN0YW1wGAcgASgJEhUKDWNsaWVudF9tc2dfaWQYCCABKAkSKQoIbWV0YWRhdGEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBm9yaWdpbhgKIAEoCSJtChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCBIWCgpkaXNwYXRjaGVkGAMgASgIQgIYASJnChNTZW5kTWVzc2FnZXNSZXF1ZXN0EjcKCHJlcXVlc3RzGAEgAygLMiUucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0EhcKD2NvbXBhY3RfcmVzdWx0cxgCIAEoCCJNChRTZW5kTWVzc2FnZXNSZXNwb25zZRI1CgdyZXN1bHRzGAEgAygLMiQucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXN1bHQijAEKEVNlbmRNZXNzYWdlUmVzdWx0EjYKBHNlbnQYASABKAsyJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlSAASNAoFZXJyb3IYAiABKAsyIy5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZUVycm9ySABCCQoHb3V0Y29tZSIxChBTZW5kTWVzc2FnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSInChFHZXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDIkEKEkdldE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSIuChdCYXRjaEdldE1lc3NhZ2VzUmVxdWVzdBITCgttZXNzYWdlX2lkcxgBIAMoAyJIChhCYXRjaEdldE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIkwKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoAxIRCgliZWZvcmVfaWQYAiABKAMSEQoJcGFnZV9zaXplGAMgASgFIlwKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRIWCg5uZXh0X2JlZm9yZV9pZBgCIAEoAyJKChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDEg8KB2NvbnRlbnQYAyABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSI7ChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiRAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIlEKF0dldENvbnZlcnNhdGlvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiawoYR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEjYKDWNvbnZlcnNhdGlvbnMYASADKAsyHy5yZWR1cC5tZXNzYWdlcy52MS5Db252ZXJzYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuoBCgxDb252ZXJzYXRpb24SDwoHcm9vbV9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSGAoQcGVlcl9vcl9ncm91cF9pZBgDIAEoAxIwCgxsYXN0X21lc3NhZ2UYBCABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEjEKDWxhc3RfYWN0aXZpdHkYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnVucmVhZBgGIAEoBRISCgpyZWFkX3VwX3RvGAcgASgDKqgBCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIWChJNRVNTQUdFX1RZUEVfVEVYVE8QARIXChNNRVNTQUdFX1RZUEVfSU1BR0VOEAISGAoUTUVTU0FHRV9UWVBFX0FSQ0hJVk8QAxIWChJNRVNTQUdFX1RZUEVfQVVESU8QBBIYChRNRVNTQUdFX1RZUEVfU0lTVEVNQRAFMsEGCg9NZXNzYWdlc1NlcnZpY2USXAoLU2VuZE1lc3NhZ2USJS5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEl8KDFNlbmRNZXNzYWdlcxImLnJlZHVwLm1lc3NhZ2VzLnYxLlNlbmRNZXNzYWdlc1JlcXVlc3QaJy5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZXNSZXNwb25zZRJeCgpHZXRNZXNzYWdlEiQucmVkdXAubWVzc2FnZXMudjEuR2V0TWVzc2FnZVJlcXVlc3QaJS5yZWR1cC5tZXNzYWdlcy52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJwChBCYXRjaEdldE1lc3NhZ2VzEioucmVkdXAubWVzc2FnZXMudjEuQmF0Y2hHZXRNZXNzYWdlc1JlcXVlc3QaKy5yZWR1cC5tZXNzYWdlcy52MS5CYXRjaEdldE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJkCgxMaXN0TWVzc2FnZXMSJi5yZWR1cC5tZXNzYWdlcy52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucmVkdXAubWVzc2FnZXMudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJcCgtFZGl0TWVzc2FnZRIlLnJlZHVwLm1lc3NhZ2VzLnYxLkVkaXRNZXNzYWdlUmVxdWVzdBomLnJlZHVwLm1lc3NhZ2VzLnYxLkVkaXRNZXNzYWdlUmVzcG9uc2USZwoNRGVsZXRlTWVzc2FnZRInLnJlZHVwLm1lc3NhZ2VzLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GigucmVkdXAubWVzc2FnZXMudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlIgOQAgIScAoQR2V0Q29udmVyc2F0aW9ucxIqLnJlZHVwLm1lc3NhZ2VzLnYxLkdldENvbnZlcnNhdGlvbnNSZXF1ZXN0GisucmVkdXAubWVzc2FnZXMudjEuR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_redup_rooms_v1_rooms]);
 
 /**
  * Message is one stored message (a row of `mensajes`) with its room's addressing.
@@ -637,6 +637,132 @@ export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*
   messageDesc(file_redup_messages_v1_messages, 16);
 
 /**
+ * GetConversationsRequest asks for a page of a user's conversations.
+ *
+ * @generated from message redup.messages.v1.GetConversationsRequest
+ */
+export type GetConversationsRequest = Message$1<"redup.messages.v1.GetConversationsRequest"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * Conversations per page, 1 to 100 (0: 20).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty for the first.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message redup.messages.v1.GetConversationsRequest.
+ * Use `create(GetConversationsRequestSchema)` to create a new message.
+ */
+export const GetConversationsRequestSchema: GenMessage<GetConversationsRequest> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 17);
+
+/**
+ * GetConversationsResponse is one page, most recent activity first.
+ *
+ * @generated from message redup.messages.v1.GetConversationsResponse
+ */
+export type GetConversationsResponse = Message$1<"redup.messages.v1.GetConversationsResponse"> & {
+  /**
+   * The conversations.
+   *
+   * @generated from field: repeated redup.messages.v1.Conversation conversations = 1;
+   */
+  conversations: Conversation[];
+
+  /**
+   * Pass it back for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message redup.messages.v1.GetConversationsResponse.
+ * Use `create(GetConversationsResponseSchema)` to create a new message.
+ */
+export const GetConversationsResponseSchema: GenMessage<GetConversationsResponse> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 18);
+
+/**
+ * Conversation is one room of the user, as an inbox shows it.
+ *
+ * @generated from message redup.messages.v1.Conversation
+ */
+export type Conversation = Message$1<"redup.messages.v1.Conversation"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: int64 room_id = 1;
+   */
+  roomId: bigint;
+
+  /**
+   * Direct or group.
+   *
+   * @generated from field: redup.rooms.v1.RoomType type = 2;
+   */
+  type: RoomType;
+
+  /**
+   * The other user of a direct room, or the group.
+   *
+   * @generated from field: int64 peer_or_group_id = 3;
+   */
+  peerOrGroupId: bigint;
+
+  /**
+   * The room's newest message, edits and deletes applied; unset when the room has none.
+   *
+   * @generated from field: redup.messages.v1.Message last_message = 4;
+   */
+  lastMessage?: Message | undefined;
+
+  /**
+   * When the room last had a new message (its creation when it has none).
+   *
+   * @generated from field: google.protobuf.Timestamp last_activity = 5;
+   */
+  lastActivity?: Timestamp | undefined;
+
+  /**
+   * Messages of the room the user received and has not marked read.
+   *
+   * @generated from field: int32 unread = 6;
+   */
+  unread: number;
+
+  /**
+   * The newest message the user marked read in the room (0: none).
+   *
+   * @generated from field: int64 read_up_to = 7;
+   */
+  readUpTo: bigint;
+};
+
+/**
+ * Describes the message redup.messages.v1.Conversation.
+ * Use `create(ConversationSchema)` to create a new message.
+ */
+export const ConversationSchema: GenMessage<Conversation> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 19);
+
+/**
  * MessageType is the kind of content (column `mensajes.tipo_mensaje`, enum `tipo_mensaje_enum`).
  *
  * @generated from enum redup.messages.v1.MessageType
@@ -785,6 +911,18 @@ export const MessagesService: GenService<{
     methodKind: "unary";
     input: typeof DeleteMessageRequestSchema;
     output: typeof DeleteMessageResponseSchema;
+  },
+  /**
+   * GetConversations pages through a user's conversations (their direct and group rooms),
+   * most recent activity first, each with its last message (edits and deletes applied), the
+   * user's unread count and read marker. A call with an acting user may only ask for that user.
+   *
+   * @generated from rpc redup.messages.v1.MessagesService.GetConversations
+   */
+  getConversations: {
+    methodKind: "unary";
+    input: typeof GetConversationsRequestSchema;
+    output: typeof GetConversationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_redup_messages_v1_messages, 0);

@@ -1,0 +1,2 @@
+CREATE INDEX IF NOT EXISTS "salas_chat_directo_a_idx" ON "salas_chat" USING btree ("usuario_a_id") WHERE "salas_chat"."tipo_sala" = 'directo';--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS "salas_chat_directo_b_idx" ON "salas_chat" USING btree ("usuario_b_id") WHERE "salas_chat"."tipo_sala" = 'directo';
