@@ -1,13 +1,14 @@
 import { parseArgs } from "node:util";
 import { buildReport, formatReport } from "./report.js";
 import { connections } from "./scenarios/connections.js";
+import { conversations } from "./scenarios/conversations.js";
 import { direct } from "./scenarios/direct.js";
 import { group } from "./scenarios/group.js";
 import { overload } from "./scenarios/overload.js";
 import { reconnect } from "./scenarios/reconnect.js";
 import { CpuWindow, findServerProcesses } from "./stats.js";
 
-const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|catchup|overload [options]
+const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|catchup|overload|conversations [options]
   --url URL[,URL...]   the edge, or several (users are spread over them); default http://localhost:5000
   --seconds N          how long the load runs (default 10; every loop is bounded)
   --max-messages N     stop after N messages whatever the time (default 200000)
@@ -21,6 +22,9 @@ const USAGE = `npm run bench -- --scenario direct|group|connections|reconnect|ca
   --window N           reconnect: seconds over which users reconnect (default 10)
   --max N              overload: the measured maximum, msgs/s; offers 3x it for --seconds (default 60), then half of it for --after (default 30)
   --after N            overload: seconds at half the maximum after the overload (default 30)
+  --rooms N --per-room N   conversations: the user's rooms and messages per room, seeded in the database (5000 x 200)
+  --repeats N          conversations: first-page calls timed (default 200)
+  --database-url URL   conversations: where to seed (default DATABASE_URL, else the bench database of start-system.sh)
   --drain N            seconds to wait for outstanding deliveries after the load (default 10)
 Prints a table, then one JSON object on the last line; exits 1 if an ACKed message was lost or a room's messages arrived out of order.`;
 
@@ -42,6 +46,10 @@ const { values } = parseArgs({
     pending: { type: "string" },
     window: { type: "string", default: "10" },
     drain: { type: "string", default: "10" },
+    rooms: { type: "string", default: "5000" },
+    "per-room": { type: "string", default: "200" },
+    repeats: { type: "string", default: "200" },
+    "database-url": { type: "string", default: process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/redup_bench" },
     help: { type: "boolean", default: false },
   },
 });
@@ -99,6 +107,19 @@ async function main(): Promise<void> {
       const seconds = process.argv.includes("--seconds") ? base.seconds : 60;
       params = { users: num("users", values.users, 2000), max, seconds, after: num("after", values.after, 30), edges: base.urls.length };
       result = await overload({ ...base, users: params["users"] as number, max, overloadSeconds: seconds, afterSeconds: params["after"] as number });
+      break;
+    }
+    case "conversations": {
+      const seconds = process.argv.includes("--seconds") ? base.seconds : 120;
+      params = { rooms: num("rooms", values.rooms, 5000), perRoom: num("per-room", values["per-room"], 200), repeats: num("repeats", values.repeats, 200) };
+      result = await conversations({
+        ...base,
+        seconds,
+        databaseUrl: values["database-url"],
+        rooms: params["rooms"] as number,
+        perRoom: params["perRoom"] as number,
+        repeats: params["repeats"] as number,
+      });
       break;
     }
     case "connections":

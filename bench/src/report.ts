@@ -1,5 +1,6 @@
 import type { Histogram } from "hdr-histogram-js";
 import type { Ledger } from "./clients.js";
+import type { InboxSummary } from "./scenarios/conversations.js";
 import type { OverloadSummary } from "./scenarios/overload.js";
 import { summarise, type CpuWindow, type LatencySummary } from "./stats.js";
 
@@ -19,6 +20,8 @@ export interface ScenarioResult {
   firstContactMs?: number;
   /** The overload scenario's timeline and summary. */
   overload?: OverloadSummary;
+  /** The conversations scenario's figures. */
+  inbox?: InboxSummary;
 }
 
 export interface Report {
@@ -45,6 +48,7 @@ export interface Report {
   rssPerConnectionKB?: number;
   gcForced?: boolean;
   overload?: OverloadSummary;
+  inbox?: InboxSummary;
   firstContactMs?: number;
   /**
    * The measured stretch (the load, not setup or drain): seconds, messages ACKed in it, and
@@ -96,6 +100,7 @@ export function buildReport(scenario: string, params: Record<string, unknown>, r
     ...(result.rssPerConnectionBytes !== undefined ? { rssPerConnectionKB: Math.round(result.rssPerConnectionBytes / 102.4) / 10 } : {}),
     ...(result.gcForced !== undefined ? { gcForced: result.gcForced } : {}),
     ...(result.overload ? { overload: result.overload } : {}),
+    ...(result.inbox ? { inbox: result.inbox } : {}),
     ...(measured && messages > 0
       ? {
           window: {
@@ -145,6 +150,14 @@ export function formatReport(r: Report): string {
     rows.push(["refused during the overload: send → refusal", lat(o.refusalLatency)]);
     rows.push(["back to normal after the drop", o.recoverySeconds === null ? "never within the run" : `${o.recoverySeconds} s (normal ACK p99 ${o.normalP99Ms} ms)`]);
     rows.push(["peak RSS", Object.entries(o.peakRssMB).map(([n, mb]) => `${n} ${mb} MB`).join(", ")]);
+  }
+  if (r.inbox) {
+    const b = r.inbox;
+    rows.push(["seeded inbox", `user ${b.seeded.userId}: ${b.seeded.rooms} rooms, ${b.seeded.messages} messages, ${b.seeded.unreadPerRoom} unread per room (${b.seeded.seedSeconds} s)`]);
+    rows.push(["get_conversations, first page of 20", lat(b.firstPage)]);
+    rows.push(["get_conversations, every page of a walk", `${lat(b.walkPage)} (${b.pagesWalked} pages, ${b.roomsWalked} rooms)`]);
+    rows.push(["mark_read up_to", lat(b.markUpTo)]);
+    rows.push(["unread in the first page, before / after", `${b.unreadBefore} / ${b.unreadAfter}`]);
   }
   if (r.window) {
     rows.push(["measured stretch", `${r.window.seconds} s, ${r.window.messages} messages ACKed`]);

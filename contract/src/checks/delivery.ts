@@ -121,7 +121,7 @@ export const deliveryChecks: Checks = {
     const edgeId = `contract-${ids.fresh()}`;
     const user = ids.fresh();
     await delivery("ReportPresence", { edgeId, reports: [{ userId: user, online: true }] });
-    await delivery("EdgeHeartbeat", { edgeId });
+    assert.equal((await delivery("EdgeHeartbeat", { edgeId })).known, true, "an edge that reported is known");
     assert.equal((await delivery("BatchGetPresence", { userIds: [user] })).presences[0].online, true);
     // A reset (the edge restarted, or is stopping) lets go of everyone it held.
     await delivery("EdgeHeartbeat", { edgeId, reset: true });

@@ -35,8 +35,9 @@ export function createPresenceHandlers({ db, events }: PresenceDeps): PresenceHa
     },
 
     async edgeHeartbeat(req) {
-      await publish(await p.edgeHeartbeat(db, requireEdgeId(req.edgeId), req.reset));
-      return {};
+      const { changes, known } = await p.edgeHeartbeat(db, requireEdgeId(req.edgeId), req.reset);
+      await publish(changes);
+      return { known };
     },
 
     async batchGetPresence(req) {

@@ -93,6 +93,9 @@ describe("presence", () => {
       const now = await stack.client.batchGetPresence({ userIds: [731n, 732n] });
       expect(now.presences.map((p) => p.online)).toEqual([false, true]);
       expect(await query("select edge_id from presencia where edge_id = 'edge-dies'")).toEqual([]);
+      // The live edge's reports stand; the dead one, should it come back, must report again.
+      expect((await stack.client.edgeHeartbeat({ edgeId: "edge-lives" })).known).toBe(true);
+      expect((await stack.client.edgeHeartbeat({ edgeId: "edge-dies" })).known).toBe(false);
 
       // An edge restarted under the same id holds nobody: its heartbeat with reset says so.
       await stack.client.edgeHeartbeat({ edgeId: "edge-restarts", reset: true });

@@ -37,8 +37,14 @@ export interface Config {
   maxPendingEvents: number;
   /** The longest a client event may wait for its turn (and a send for its call); past it, OVERLOADED. */
   maxEventWaitMs: number;
-  /** This edge's name in events it publishes and in logs. */
+  /** This edge's name in events it publishes, in presence reports and in logs. */
   edgeId: string;
+  /** How often the edge tells delivery it is alive (below delivery's PRESENCE_EDGE_TIMEOUT_MS). */
+  presenceHeartbeatMs: number;
+  /** How long a user whose last socket here closed still counts as here (a quick reconnect is no change). */
+  presenceGraceMs: number;
+  /** How long a `typing` holds on the receivers without a new one. */
+  typingTtlMs: number;
   logLevel: string;
   /** Serve the /demo page (on by default outside production). */
   demoPage: boolean;
@@ -118,6 +124,9 @@ export function loadConfig(env: Env = process.env): Config {
       MAX_PENDING_EVENTS: positiveInt(4096),
       MAX_EVENT_WAIT_MS: positiveInt(2000),
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+      PRESENCE_HEARTBEAT_MS: positiveInt(5000),
+      PRESENCE_GRACE_MS: positiveInt(2000),
+      TYPING_TTL_MS: positiveInt(6000),
       LOG_LEVEL: logLevel,
       DEMO_PAGE: z.enum(["true", "false", "1", "0"]).optional(),
       SECRET_KEY: z.string().optional(),
@@ -182,6 +191,9 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingEvents: c.MAX_PENDING_EVENTS,
     maxEventWaitMs: c.MAX_EVENT_WAIT_MS,
     edgeId: c.EDGE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`,
+    presenceHeartbeatMs: c.PRESENCE_HEARTBEAT_MS,
+    presenceGraceMs: c.PRESENCE_GRACE_MS,
+    typingTtlMs: c.TYPING_TTL_MS,
     logLevel: c.LOG_LEVEL,
     demoPage: c.DEMO_PAGE === undefined ? c.NODE_ENV !== "production" : c.DEMO_PAGE === "true" || c.DEMO_PAGE === "1",
   };

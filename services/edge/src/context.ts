@@ -11,6 +11,9 @@ import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./e
 import type { Fanout, Member } from "./fanout.js";
 import type { RateLimiter, Turns } from "./limits.js";
 import type { Metrics } from "./metrics.js";
+import type { PresenceReporter } from "./presence-reporter.js";
+import type { PresenceWatch } from "./presence-watch.js";
+import type { Typing } from "./typing.js";
 import type { SendQueue } from "./send-queue.js";
 
 /** What the edge keeps on each socket: the protocol's SocketData and the socket's fan-out record. */
@@ -36,6 +39,12 @@ export interface EdgeContext {
   limiter: RateLimiter;
   /** Bounds how many sockets run their connect-time catch-up at once. */
   catchUpTurns: Turns;
+  /** Typing indicators: published for the socket's user, delivered to the other members. */
+  typing: Typing;
+  /** The users each socket watches the presence of. */
+  presence: PresenceWatch;
+  /** Tells delivery which users this edge holds. */
+  presenceReporter: PresenceReporter;
   /** Counts event handlers in progress, so shutdown can wait for them. */
   inflight: { count: number };
 }

@@ -43,6 +43,7 @@ export const ERROR_CODES = [
   "NOT_THE_SENDER",
   "MESSAGE_NOT_FOUND",
   "MESSAGE_DELETED",
+  "TOO_MANY_WATCHED",
   "RATE_LIMITED",
   "OVERLOADED",
   "SERVICE_UNAVAILABLE",
@@ -140,6 +141,21 @@ export interface ReceiptReply {
 }
 export interface MarkReadPayload {
   mensaje_id: IdInput;
+  user_id?: IdInput;
+  /** [ext] true: everything the user received in the message's room up to it is read. */
+  up_to?: boolean;
+}
+/** The reply to mark_read; with `up_to`, also the room's marker and what stays unread. */
+export interface ReadReply extends ReceiptReply {
+  sala_chat_id?: Id;
+  read_up_to?: Id;
+  unread?: number;
+}
+/** To every socket of a reader when their read marker of a room moves. */
+export interface ReadMarkerEvent {
+  sala_chat_id: Id;
+  read_up_to: Id;
+  unread: number;
 }
 export interface MessageDeliveredEvent {
   mensaje_id: Id;
@@ -162,6 +178,66 @@ export interface HistoryReply {
   status: "ok";
   messages: ReceivedMessage[];
   next_before_id: Id | null;
+}
+
+export interface GetConversationsPayload {
+  limit?: number;
+  /** The previous page's next_before. */
+  before?: string | null;
+}
+/** A conversation's newest message: the fields of receive_message, with its edit and deletion. */
+export interface LastMessage extends ReceivedMessage {
+  editado_en: string | null;
+  eliminado_en: string | null;
+}
+/** One room of the user, as an inbox shows it. */
+export interface Conversation {
+  sala_chat_id: Id;
+  type: ChatType;
+  /** The other user of a direct room, or the group. */
+  to: Id;
+  last_message: LastMessage | null;
+  last_activity: string;
+  unread: number;
+  read_up_to: Id | null;
+}
+export interface ConversationsReply {
+  status: "ok";
+  conversations: Conversation[];
+  next_before: string | null;
+}
+
+/** typing and typing_stop, from a client. */
+export interface TypingPayload {
+  type: ChatType;
+  to: IdInput;
+}
+export interface TypingReply {
+  status: "ok";
+}
+/** typing and typing_stop, to the other members of the conversation. */
+export interface TypingEvent {
+  from: Id;
+  type: ChatType;
+  /** The receiving user (directo) or the group (grupal). */
+  to: Id;
+}
+
+export interface WatchPresencePayload {
+  user_ids: IdInput[];
+}
+export interface PresenceEvent {
+  user_id: Id;
+  online: boolean;
+  last_seen: string | null;
+}
+export interface PresenceWatchedReply {
+  status: "ok";
+  presences: PresenceEvent[];
+}
+export interface PresenceUnwatchedReply {
+  status: "ok";
+  user_ids: Id[];
 }
 
 export interface EditMessagePayload {
@@ -191,8 +267,13 @@ export interface ClientToServerEvents {
   leave_group: (payload: LeaveGroupPayload, ack?: Ack<GroupLeftReply>) => void;
   send_message: (payload: SendMessagePayload, ack?: Ack<SendAck>) => void;
   mark_delivered: (payload: MarkDeliveredPayload, ack?: Ack<ReceiptReply>) => void;
-  mark_read: (payload: MarkReadPayload, ack?: Ack<ReceiptReply>) => void;
+  mark_read: (payload: MarkReadPayload, ack?: Ack<ReadReply>) => void;
   get_history: (payload: GetHistoryPayload, ack?: Ack<HistoryReply>) => void;
+  get_conversations: (payload: GetConversationsPayload, ack?: Ack<ConversationsReply>) => void;
+  typing: (payload: TypingPayload, ack?: Ack<TypingReply>) => void;
+  typing_stop: (payload: TypingPayload, ack?: Ack<TypingReply>) => void;
+  watch_presence: (payload: WatchPresencePayload, ack?: Ack<PresenceWatchedReply>) => void;
+  unwatch_presence: (payload: WatchPresencePayload, ack?: Ack<PresenceUnwatchedReply>) => void;
   edit_message: (payload: EditMessagePayload, ack?: Ack<MessageEditedReply>) => void;
   delete_message: (payload: DeleteMessagePayload, ack?: Ack<MessageDeletedReply>) => void;
 }
@@ -205,10 +286,17 @@ export interface ServerToClientEvents {
   ack: (data: SendAck) => void;
   receive_message: (data: ReceivedMessage) => void;
   delivered: (data: ReceiptReply) => void;
-  read: (data: ReceiptReply) => void;
+  read: (data: ReadReply) => void;
+  read_marker: (data: ReadMarkerEvent) => void;
   message_delivered: (data: MessageDeliveredEvent) => void;
   message_read: (data: MessageReadEvent) => void;
   history: (data: HistoryReply) => void;
+  conversations: (data: ConversationsReply) => void;
+  typing: (data: TypingEvent) => void;
+  typing_stop: (data: TypingEvent) => void;
+  presence: (data: PresenceEvent) => void;
+  presence_watched: (data: PresenceWatchedReply) => void;
+  presence_unwatched: (data: PresenceUnwatchedReply) => void;
   message_edited: (data: MessageEditedReply) => void;
   message_deleted: (data: MessageDeletedReply) => void;
   error: (data: ErrorEvent) => void;

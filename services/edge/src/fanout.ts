@@ -2,9 +2,16 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { SpanKind } from "@opentelemetry/api";
 import { describeError, tracer, tracingEnabled, type BusSubscription, type EventBus, type Logger, type ParsedSubject, type Subjects } from "@redup/kit";
-import { MembershipChangedSchema, MessageCreatedSchema, ReceiptKind, ReceiptUpdatedSchema, type MessageCreated } from "@redup/proto/redup/events/v1/events_pb";
+import {
+  MembershipChangedSchema,
+  MessageCreatedSchema,
+  ReadMarkerMovedSchema,
+  ReceiptKind,
+  ReceiptUpdatedSchema,
+  type MessageCreated,
+} from "@redup/proto/redup/events/v1/events_pb";
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
-import type { ReceivedMessage } from "./events.js";
+import type { ReadMarkerEvent, ReceivedMessage } from "./events.js";
 import type { Metrics } from "./metrics.js";
 import { holdWrites, writePacket, type EncodedPacket, type Writable } from "./packets.js";
 import { isoUtc, toReceived } from "./protocol/format.js";
@@ -169,6 +176,10 @@ export interface Fanout {
   leaveGroup(member: Member, groupId: string): void;
   /** The local sockets of a user. */
   socketsOf(userId: string): ReadonlySet<Member>;
+  /** Every user with a socket here. */
+  heldUsers(): Iterable<string>;
+  /** The local sockets listening to a group. */
+  socketsInGroup(groupId: string): ReadonlySet<Member>;
   /** True when a local socket of the user has joined the group. */
   userInGroup(userId: string, groupId: string): boolean;
   /**
@@ -197,6 +208,8 @@ export interface FanoutDeps {
   reorderWindowMs: number;
   /** A room's messages with ids in (afterId, beforeId), oldest first (the messages service). */
   fetchRoom(roomId: bigint, afterId: bigint, beforeId: bigint, count: number): Promise<Message[]>;
+  /** A TypingChanged on a user's or group's subject (typing.ts). */
+  onTyping(scope: "user" | "group", id: string, data: Uint8Array): void;
 }
 
 export function createFanout(deps: FanoutDeps): Fanout {
@@ -270,6 +283,16 @@ export function createFanout(deps: FanoutDeps): Fanout {
     }
   };
 
+  const deliverReadMarker = (targets: Set<Member> | undefined, data: Uint8Array) => {
+    if (!targets || targets.size === 0) return;
+    const moved = fromBinary(ReadMarkerMovedSchema, data);
+    const payload: ReadMarkerEvent = { sala_chat_id: String(moved.roomId), read_up_to: String(moved.readUpTo), unread: moved.unread };
+    for (const member of targets) {
+      holdWrites(member.socket);
+      member.socket.emit("read_marker", payload);
+    }
+  };
+
   const applyMembership = (userId: string, groupId: string, joined: boolean) => {
     for (const member of users.get(userId) ?? empty) {
       if (joined) joinGroup(member, groupId);
@@ -285,6 +308,8 @@ export function createFanout(deps: FanoutDeps): Fanout {
       try {
         if (parsed.kind === "message") deliverMessage(parsed, data);
         else if (parsed.scope === "user" && parsed.kind === "receipt") deliverReceipt(users.get(parsed.id), data);
+        else if (parsed.scope === "user" && parsed.kind === "readmarker") deliverReadMarker(users.get(parsed.id), data);
+        else if (parsed.kind === "typing" && parsed.scope !== "presence") deps.onTyping(parsed.scope, parsed.id, data);
         else if (parsed.scope === "user" && parsed.kind === "membership") {
           const change = fromBinary(MembershipChangedSchema, data);
           applyMembership(String(change.userId), String(change.groupId), change.joined);
@@ -362,6 +387,8 @@ export function createFanout(deps: FanoutDeps): Fanout {
       await bus.publish(subjects.userMembership(userId), payload);
     },
     socketsOf: (userId) => users.get(userId) ?? empty,
+    socketsInGroup: (groupId) => groups.get(groupId) ?? empty,
+    heldUsers: () => users.keys(),
     userInGroup(userId, groupId) {
       for (const member of users.get(userId) ?? empty) if (member.groups.has(groupId)) return true;
       return false;

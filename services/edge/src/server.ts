@@ -23,6 +23,9 @@ import { createSendQueue } from "./send-queue.js";
 import { createMetrics, rpcMetricsInterceptor } from "./metrics.js";
 import { createPacketEncoder } from "./packets.js";
 import { createRoomReader } from "./room-reader.js";
+import { createPresenceReporter } from "./presence-reporter.js";
+import { createPresenceWatch } from "./presence-watch.js";
+import { createTyping } from "./typing.js";
 
 export interface EdgeServer {
   /** The bound port (useful with PORT=0). */
@@ -54,19 +57,41 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
   let encode: ReturnType<typeof createPacketEncoder> = () => {
     throw new Error("the Socket.IO server is not started yet");
   };
+  const names = subjects(config.subjectPrefix);
+  // Typing and fan-out know each other: fan-out hands typing its events, typing asks fan-out
+  // for sockets (only once events flow, after both exist).
+  const typing = createTyping({
+    bus,
+    subjects: names,
+    ttlMs: config.typingTtlMs,
+    targets: (scope, id) => (scope === "user" ? fanout.socketsOf(id) : fanout.socketsInGroup(id)),
+  });
+  const fanout = createFanout({
+    bus,
+    subjects: names,
+    edgeId: config.edgeId,
+    logger,
+    metrics,
+    encode: (event, payload) => encode(event, payload),
+    reorderWindowMs: config.reorderWindowMs,
+    fetchRoom: createRoomReader(messages),
+    onTyping: (scope, id, data) => typing.receive(scope, id, data),
+  });
   const context: EdgeContext = {
     config,
     logger,
     metrics,
-    fanout: createFanout({
-      bus,
-      subjects: subjects(config.subjectPrefix),
+    fanout,
+    typing,
+    presence: createPresenceWatch({ bus, subjects: names, delivery, logger }),
+    presenceReporter: createPresenceReporter({
+      delivery,
       edgeId: config.edgeId,
       logger,
-      metrics,
-      encode: (event, payload) => encode(event, payload),
-      reorderWindowMs: config.reorderWindowMs,
-      fetchRoom: createRoomReader(messages),
+      heartbeatMs: config.presenceHeartbeatMs,
+      graceMs: config.presenceGraceMs,
+      holds: (userId) => fanout.socketsOf(userId).size > 0,
+      held: () => fanout.heldUsers(),
     }),
     rooms,
     messages,
@@ -162,6 +187,9 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
         while (context.inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
         await new Promise<void>((resolve) => io.close(() => resolve()));
         context.fanout.close();
+        context.typing.close();
+        context.presence.close();
+        await context.presenceReporter.close();
       })();
       return closing;
     },

@@ -35,12 +35,28 @@ beforeAll(async () => {
 describe("docs/asyncapi.yaml", () => {
   it("is a valid AsyncAPI 3 document", () => {
     expect(document.version()).toMatch(/^3\./);
-    expect(document.operations().filterByReceive().length).toBe(8);
+    expect(document.operations().filterByReceive().length).toBe(13);
     expect(document.channels().all().map((c) => c.address())).toEqual(["/"]);
   });
 
   it("describes exactly the events and fields of the TypeScript event maps", () => {
-    expect(Object.keys(fromTs.client).sort()).toEqual(["delete_message", "edit_message", "get_history", "join_group", "leave_group", "mark_delivered", "mark_read", "send_message"]);
+    expect(Object.keys(fromTs.client).sort()).toEqual([
+      "delete_message",
+      "edit_message",
+      "get_conversations",
+      "get_history",
+      "join_group",
+      "leave_group",
+      "mark_delivered",
+      "mark_read",
+      "send_message",
+      "typing",
+      "typing_stop",
+      "unwatch_presence",
+      "watch_presence",
+    ]);
+    // typing is both a client event and a server event, with different fields.
+    expect(Object.keys(fromTs.server.typing!.fields ?? {}).sort()).toEqual(["from", "to", "type"]);
     expect(Object.keys(fromTs.server)).toContain("receive_message");
     expect(Object.keys(fromTs.client.send_message!.payload.fields ?? {})).toContain("client_msg_id");
     expect(compareProtocols(fromTs, shapesFromAsyncApi(docJson()))).toEqual([]);
@@ -48,12 +64,12 @@ describe("docs/asyncapi.yaml", () => {
 
   it("fails, naming it, when an event or field is in the document only", () => {
     const extraEvent = docJson();
-    extraEvent["operations"]["typing"] = { ...extraEvent["operations"]["connected"], messages: [{ name: "typing", payload: { type: "object", properties: { group_id: { type: "string" } } } }] };
-    expect(compareProtocols(fromTs, shapesFromAsyncApi(extraEvent))).toEqual(["server → client event typing is in asyncapi.yaml but not in events.ts"]);
+    extraEvent["operations"]["reaction"] = { ...extraEvent["operations"]["connected"], messages: [{ name: "reaction", payload: { type: "object", properties: { group_id: { type: "string" } } } }] };
+    expect(compareProtocols(fromTs, shapesFromAsyncApi(extraEvent))).toEqual(["server → client event reaction is in asyncapi.yaml but not in events.ts"]);
 
     const extraField = docJson();
-    extraField["operations"]["receive_message"].messages[0].payload.properties.editado_en = { type: "string" };
-    expect(compareProtocols(fromTs, shapesFromAsyncApi(extraField))).toContain("receive_message payload: field editado_en is in asyncapi.yaml but not in events.ts");
+    extraField["operations"]["receive_message"].messages[0].payload.properties.reacciones = { type: "string" };
+    expect(compareProtocols(fromTs, shapesFromAsyncApi(extraField))).toContain("receive_message payload: field reacciones is in asyncapi.yaml but not in events.ts");
 
     const optional = docJson();
     optional["operations"]["send_message"].messages[0].payload.required = ["type"];
@@ -66,8 +82,8 @@ describe("docs/asyncapi.yaml", () => {
       expect(source).toContain(from);
       return compareProtocols(shapesFromTypeScript(EVENTS_TS, source.replace(from, to)), shapesFromAsyncApi(docJson()));
     };
-    expect(change("  error: (data: ErrorEvent) => void;", "  error: (data: ErrorEvent) => void;\n  typing: (data: { group_id: Id; user_id: Id }) => void;")).toEqual([
-      "server → client event typing is in events.ts but not in asyncapi.yaml",
+    expect(change("  error: (data: ErrorEvent) => void;", "  error: (data: ErrorEvent) => void;\n  reaction: (data: { group_id: Id; user_id: Id }) => void;")).toEqual([
+      "server → client event reaction is in events.ts but not in asyncapi.yaml",
     ]);
     expect(change("  client_msg_id?: string;\n}", "  client_msg_id?: string;\n  reply_to?: Id;\n}")).toEqual(["send_message payload: field reply_to is in events.ts but not in asyncapi.yaml"]);
     expect(change("  leido_en: string;", "  leido_en: string;\n  dispositivo: string;")).toEqual(["message_read payload: field dispositivo is in events.ts but not in asyncapi.yaml"]);

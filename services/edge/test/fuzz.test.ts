@@ -10,7 +10,21 @@ import { ERROR_CODES } from "../src/events.js";
 import type { EdgeServer } from "../src/index.js";
 import { call, connectUser, startStack, type ClientSocket, type Stack } from "./harness.js";
 
-const EVENTS = ["join_group", "leave_group", "send_message", "mark_delivered", "mark_read", "get_history", "edit_message", "delete_message"] as const;
+const EVENTS = [
+  "join_group",
+  "leave_group",
+  "send_message",
+  "mark_delivered",
+  "mark_read",
+  "get_history",
+  "edit_message",
+  "delete_message",
+  "get_conversations",
+  "typing",
+  "typing_stop",
+  "watch_presence",
+  "unwatch_presence",
+] as const;
 const RUNS = Number(process.env["FUZZ_RUNS"] ?? 2000);
 
 let stack: Stack;
@@ -50,6 +64,9 @@ const payload = fc.oneof(
       client_msg_id: fc.oneof(fc.string({ maxLength: 70 }), field),
       before_id: id,
       limit: fc.oneof(fc.integer(), field),
+      before: fc.oneof(fc.constantFrom("1764500000000000:5", "0:1", "x"), field),
+      up_to: fc.oneof(fc.boolean(), field),
+      user_ids: fc.oneof(fc.array(id, { maxLength: 250 }), field),
     },
     { requiredKeys: [] },
   ),

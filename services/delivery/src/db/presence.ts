@@ -91,11 +91,20 @@ async function releaseEdges(db: DeliveryDb, edgeIds: string[]): Promise<Presence
   });
 }
 
-/** An edge is alive; with `reset` it holds nobody any more (returns who went offline). */
-export async function edgeHeartbeat(db: DeliveryDb, edgeId: string, reset: boolean): Promise<PresenceChange[]> {
+/**
+ * An edge is alive; with `reset` it holds nobody any more. Answers who went offline, and
+ * whether the edge was known (not taken for dead meanwhile).
+ */
+export async function edgeHeartbeat(db: DeliveryDb, edgeId: string, reset: boolean): Promise<{ changes: PresenceChange[]; known: boolean }> {
   const changes = reset ? await releaseEdges(db, [edgeId]) : [];
-  await preparedQuery(db, "delivery_edge_heartbeat", "insert into edges_vivos (edge_id, visto_en) values ($1, now()) on conflict (edge_id) do update set visto_en = now()", [edgeId]);
-  return changes;
+  const [row] = await preparedQuery<{ nuevo: boolean }>(
+    db,
+    "delivery_edge_heartbeat",
+    // xmax is 0 on a freshly inserted row: the edge was not in the table.
+    "insert into edges_vivos (edge_id, visto_en) values ($1, now()) on conflict (edge_id) do update set visto_en = now() returning (xmax = 0) as nuevo",
+    [edgeId],
+  );
+  return { changes, known: !reset && row?.nuevo === false };
 }
 
 /**

@@ -6,11 +6,14 @@ import { Member, type SlowConsumerPolicy, type SocketLike } from "../fanout.js";
 import { toReceived } from "../protocol/format.js";
 import type { HandshakeInput, Identity } from "../auth.js";
 import { ProtocolError } from "../protocol/errors.js";
+import { conversationHandlers } from "./conversations.js";
 import { createEventTable } from "./dispatch.js";
 import { groupHandlers } from "./groups.js";
 import { historyHandlers } from "./history.js";
 import { messageHandlers } from "./messages.js";
+import { presenceHandlers } from "./presence.js";
 import { receiptHandlers } from "./receipts.js";
+import { typingHandlers } from "./typing.js";
 
 const PAGE = 500;
 
@@ -106,7 +109,15 @@ async function withRetries(connected: () => boolean, task: () => Promise<void>):
  * `connected`, then re-join persisted groups and replay pending messages before live ones.
  */
 export function createConnectionHandler(ctx: EdgeContext): (socket: EdgeSocket) => void {
-  const attach = createEventTable(ctx, { ...groupHandlers(ctx), ...messageHandlers(ctx), ...receiptHandlers(ctx), ...historyHandlers(ctx) });
+  const attach = createEventTable(ctx, {
+    ...groupHandlers(ctx),
+    ...messageHandlers(ctx),
+    ...receiptHandlers(ctx),
+    ...historyHandlers(ctx),
+    ...conversationHandlers(ctx),
+    ...typingHandlers(ctx),
+    ...presenceHandlers(ctx),
+  });
   // One policy and one disconnect listener for every socket: nothing per socket but its Member.
   const slow: SlowConsumerPolicy = {
     maxBufferedPackets: ctx.config.limits.maxBufferedPackets,
@@ -122,7 +133,11 @@ export function createConnectionHandler(ctx: EdgeContext): (socket: EdgeSocket) 
     const member = this.data.member;
     if (!member) return;
     ctx.fanout.remove(member);
-    if (ctx.fanout.socketsOf(member.userId).size === 0) ctx.limiter.forget(member.userId);
+    ctx.presence.forget(member);
+    if (ctx.fanout.socketsOf(member.userId).size === 0) {
+      ctx.limiter.forget(member.userId);
+      ctx.presenceReporter.left(member.userId);
+    }
     ctx.metrics.sockets.dec();
     ctx.logger.info({ sid: member.sid, userId: member.userId, reason }, `[DISCONNECT] sid=${member.sid}`);
   };
@@ -141,6 +156,7 @@ function onConnection(
   const who = { sid: socket.id, userId };
   const member = new Member(socket as unknown as SocketLike, userId, slow);
   ctx.fanout.add(member);
+  if (ctx.fanout.socketsOf(userId).size === 1) ctx.presenceReporter.arrived(userId);
   ctx.metrics.sockets.inc();
   attach(socket, member);
   socket.on("disconnect", onDisconnect);

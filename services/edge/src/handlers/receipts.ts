@@ -1,5 +1,6 @@
+import { onBehalfOf } from "@redup/kit";
 import type { EdgeContext } from "../context.js";
-import type { ReceiptReply } from "../events.js";
+import type { ReadReply, ReceiptReply } from "../events.js";
 import type { Member } from "../fanout.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { asObject, optionalId, parseId } from "../protocol/parse.js";
@@ -20,20 +21,47 @@ function parseReceipt(member: Member, payload: unknown): bigint {
   return messageId;
 }
 
+/** mark_read's `up_to`: absent or false, that message alone; true, the room up to it. */
+function parseUpTo(payload: unknown): boolean {
+  const upTo = asObject(payload)["up_to"];
+  if (upTo === undefined || upTo === null) return false;
+  if (typeof upTo !== "boolean") throw new ProtocolError("INVALID_PAYLOAD", "up_to debe ser true o false");
+  return upTo;
+}
+
 export function receiptHandlers(ctx: EdgeContext): EventTable {
-  const receipt = (reply: "delivered" | "read", tag: string, kind: "delivered" | "read"): EventHandler => ({
-    reply,
-    async handle(member, payload) {
-      const messageId = parseReceipt(member, payload);
-      // Gathered with other sockets' confirmations; the user is the socket's own (checked above).
-      await ctx.marks({ kind: { case: kind, value: { messageId, userId: BigInt(member.userId) } } });
-      ctx.logger.info({ userId: member.userId, mensajeId: String(messageId) }, `[${tag}] mensaje_id=${messageId} | user_id=${member.userId}`);
-      const answer: ReceiptReply = { status: "ok", mensaje_id: String(messageId), user_id: member.userId };
-      return answer;
-    },
-  });
-  return {
-    mark_delivered: receipt("delivered", "MARK_DELIVERED", "delivered"),
-    mark_read: receipt("read", "MARK_READ", "read"),
+  /** One message's receipt, gathered with other sockets' confirmations into BatchMark calls. */
+  const one = async (member: Member, messageId: bigint, kind: "delivered" | "read", tag: string): Promise<ReceiptReply> => {
+    await ctx.marks({ kind: { case: kind, value: { messageId, userId: BigInt(member.userId) } } });
+    ctx.logger.info({ userId: member.userId, mensajeId: String(messageId) }, `[${tag}] mensaje_id=${messageId} | user_id=${member.userId}`);
+    return { status: "ok", mensaje_id: String(messageId), user_id: member.userId };
   };
+
+  /** Everything the user received in the message's room up to it: answered with the room's state. */
+  const upTo = async (member: Member, messageId: bigint): Promise<ReadReply> => {
+    const userId = BigInt(member.userId);
+    const done = await ctx.delivery.markReadUpTo({ messageId, userId }, onBehalfOf(userId));
+    ctx.logger.info({ userId: member.userId, mensajeId: String(messageId), read: done.newlyRead.length }, `[MARK_READ] up_to mensaje_id=${messageId} | user_id=${member.userId}`);
+    return {
+      status: "ok",
+      mensaje_id: String(messageId),
+      user_id: member.userId,
+      sala_chat_id: String(done.roomId),
+      read_up_to: String(done.readUpTo),
+      unread: done.unread,
+    };
+  };
+
+  const markDelivered: EventHandler = {
+    reply: "delivered",
+    handle: (member, payload) => one(member, parseReceipt(member, payload), "delivered", "MARK_DELIVERED"),
+  };
+  const markRead: EventHandler = {
+    reply: "read",
+    handle(member, payload) {
+      const messageId = parseReceipt(member, payload);
+      return parseUpTo(payload) ? upTo(member, messageId) : one(member, messageId, "read", "MARK_READ");
+    },
+  };
+  return { mark_delivered: markDelivered, mark_read: markRead };
 }
