@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { create, toBinary, type DescService } from "@bufbuild/protobuf";
-import { coreTestEnv, createTestDatabase, withClient, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, waitFor, withClient, type TestDatabase } from "@redup/kit/testing";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { MessagesService, SendMessageRequestSchema } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomsService, RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
@@ -27,6 +27,13 @@ afterAll(async () => {
   await core?.close();
   await db?.drop();
 });
+
+/**
+ * A stored message is handed to delivery after the answer: wait for the outbox to empty, so
+ * a refused call's "no row written" is not confused with an earlier send's hand-off landing.
+ */
+const handedOff = () =>
+  waitFor(async () => (await withClient(db.url, async (c) => (await c.query("select count(*)::int as n from mensajes_despacho_pendiente")).rows[0].n)) === 0, 10_000, "the outbox to empty");
 
 const counts = () =>
   withClient(db.url, async (c) => (await c.query(`select ${TABLES.map((t) => `(select count(*) from ${t})::int as ${t}`).join(", ")}`)).rows[0] as Record<string, number>);
@@ -67,6 +74,7 @@ describe("fuzzing every RPC with random protobuf", () => {
       it(`${service.typeName}/${method.name}`, async () => {
         await fc.assert(
           fc.asyncProperty(bodies, async (body) => {
+            await handedOff();
             const before = await counts();
             const code = await rawCall(url(), `/${service.typeName}/${method.name}`, body);
             expect(code).not.toBe(grpc.status.UNKNOWN);

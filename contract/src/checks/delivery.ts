@@ -136,4 +136,23 @@ export const deliveryChecks: Checks = {
     assert.deepEqual([presences[0].online, presences[0].lastSeen ?? null], [false, null], "a user never seen");
     assert.equal(await refusal(delivery("BatchGetPresence", { userIds: [] })), "INVALID_ARGUMENT");
   },
+
+  [`${S}/ListReceiptChanges`]: async (t) => {
+    const { next: start } = await t.delivery("ListReceiptChanges", { userId: t.ids.a });
+    const message = await newMessage(t);
+    await t.delivery("MarkDelivered", { messageId: message.id, userId: t.ids.b });
+    // As ListChanges: a receipt is handed out once every older transaction on the server ended.
+    let mine: Reply[] = [];
+    for (let attempt = 0; attempt < 50 && mine.length < 1; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 200));
+      const page = await t.delivery("ListReceiptChanges", { userId: t.ids.a, after: start, pageSize: 500 });
+      mine = page.receipts.filter((r: { messageId: string }) => r.messageId === message.id);
+    }
+    assert.deepEqual(
+      mine.map((r) => [r["recipientId"], r["read"]]),
+      [[t.ids.b, false]],
+      "the sender's feed has the delivery receipt",
+    );
+    assert.equal(await t.refusal(t.delivery("ListReceiptChanges", { userId: t.ids.a, after: "x" })), "INVALID_ARGUMENT");
+  },
 };

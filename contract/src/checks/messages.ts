@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { CheckContext } from "../context.js";
+import type { Reply } from "../grpc.js";
 import type { Checks } from "./types.js";
 
 const S = "redup.messages.v1.MessagesService";
@@ -102,5 +103,29 @@ export const messagesChecks: Checks = {
     const first = await messages("GetConversations", { userId: ids.b, pageSize: 1 });
     assert.equal(first.conversations[0]?.roomId, message.roomId, "the newest activity comes first");
     assert.equal(await refusal(messages("GetConversations", { userId: ids.b, pageToken: "no-es-un-token" })), "INVALID_ARGUMENT");
+  },
+
+  [`${S}/ListChanges`]: async ({ messages, fixtures, ids, refusal }) => {
+    const { next: start } = await messages("ListChanges", { userId: ids.b });
+    const message = await fixtures.newDirect("para el feed");
+    await messages("EditMessage", { messageId: message.id, userId: ids.a, content: "para el feed, editado" });
+    // The feed hands out a change once every transaction older than it has ended (anywhere on
+    // the database server): on a busy server, that can take a moment.
+    let page: Reply = {};
+    let mine: Reply[] = [];
+    for (let attempt = 0; attempt < 50 && mine.length < 2; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 200));
+      page = await messages("ListChanges", { userId: ids.b, after: start, pageSize: 500 });
+      assert.equal(page.tooFarBehind, false);
+      mine = page.changes.filter((c: { message: { id: string } }) => c.message.id === message.id);
+    }
+    assert.deepEqual(
+      mine.map((c) => c["kind"]),
+      ["MESSAGE_CHANGE_KIND_CREATED", "MESSAGE_CHANGE_KIND_EDITED"],
+      "the message, then its edit",
+    );
+    assert.equal(mine[1]!["message"].content, "para el feed, editado", "as it is now");
+    assert.deepEqual((await messages("ListChanges", { userId: ids.b, after: page.next })).changes, [], "nothing after next");
+    assert.equal(await refusal(messages("ListChanges", { userId: ids.b, after: "no-es-una-posicion" })), "INVALID_ARGUMENT");
   },
 };

@@ -92,6 +92,11 @@ export const serviceUrlVars = {
 };
 
 /** NATS server list and the subject prefix, as zod fields keyed by variable name. */
+/** How long the change feeds (messages' and delivery's) keep changes: 3 days by default. */
+export const changeFeedVars = {
+  CHANGE_FEED_RETENTION_SECONDS: positiveInt(3 * 24 * 3600),
+};
+
 export const natsVars = {
   NATS_URL: natsServers(DEFAULT_NATS_URL),
   NATS_SUBJECT_PREFIX: z

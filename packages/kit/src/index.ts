@@ -19,3 +19,6 @@ export * from "./tracing.js";
 export * from "./batch.js";
 export * from "./single-flight.js";
 export * from "./send-rules.js";
+export * from "./periodic.js";
+export * from "./feed-position.js";
+export * from "./change-feed.js";

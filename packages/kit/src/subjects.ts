@@ -22,6 +22,10 @@ export interface Subjects {
   presence(userId: bigint | string): string;
   /** TypingChanged for a group's members. */
   groupTyping(groupId: bigint | string): string;
+  /** MessageChanged (an edit or a deletion) of a user's direct messages. */
+  userChange(userId: bigint | string): string;
+  /** MessageChanged of a group's messages. */
+  groupChange(groupId: bigint | string): string;
   /** Everything addressed to one user: an edge subscribes here per user it holds. */
   userAll(userId: bigint | string): string;
   /** MessageCreated for a group's messages. */
@@ -33,6 +37,8 @@ export interface Subjects {
    * recipient's devices, and the sender's other devices).
    */
   messageCreated(message: { roomType: RoomType; to: bigint; senderId: bigint }): string[];
+  /** Where a message's MessageChanged goes: the same audience as its MessageCreated. */
+  messageChanged(message: { roomType: RoomType; to: bigint; senderId: bigint }): string[];
   /** Who a subject built above addresses and what it carries; undefined for any other subject. */
   parse(subject: string): ParsedSubject | undefined;
 }
@@ -41,12 +47,12 @@ export interface Subjects {
 export interface ParsedSubject {
   scope: "user" | "group" | "presence";
   id: string;
-  kind: "message" | "receipt" | "membership" | "typing" | "readmarker" | "changed";
+  kind: "message" | "change" | "receipt" | "membership" | "typing" | "readmarker" | "changed";
 }
 
 const KINDS: Record<ParsedSubject["scope"], ReadonlySet<string>> = {
-  user: new Set(["message", "receipt", "membership", "typing", "readmarker"]),
-  group: new Set(["message", "typing"]),
+  user: new Set(["message", "change", "receipt", "membership", "typing", "readmarker"]),
+  group: new Set(["message", "change", "typing"]),
   presence: new Set(["changed"]),
 };
 
@@ -62,11 +68,15 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
     userReadMarker: (id) => `${prefix}.user.${id}.readmarker`,
     presence: (id) => `${prefix}.presence.${id}.changed`,
     groupTyping: (id) => `${prefix}.group.${id}.typing`,
+    userChange: (id) => `${prefix}.user.${id}.change`,
+    groupChange: (id) => `${prefix}.group.${id}.change`,
     userAll: (id) => `${prefix}.user.${id}.>`,
     groupMessage: (id) => `${prefix}.group.${id}.message`,
     groupAll: (id) => `${prefix}.group.${id}.>`,
     messageCreated: (m) =>
       m.roomType === RoomType.GRUPAL ? [`${prefix}.group.${m.to}.message`] : [`${prefix}.user.${m.to}.message`, `${prefix}.user.${m.senderId}.message`],
+    messageChanged: (m) =>
+      m.roomType === RoomType.GRUPAL ? [`${prefix}.group.${m.to}.change`] : [`${prefix}.user.${m.to}.change`, `${prefix}.user.${m.senderId}.change`],
     parse(subject) {
       if (!subject.startsWith(head)) return undefined;
       const [scope, id, kind, extra] = subject.slice(head.length).split(".");

@@ -203,6 +203,8 @@ describe("subjects", () => {
     expect(s.groupTyping(8n)).toBe("redup.group.8.typing");
     expect(s.userReadMarker(7n)).toBe("redup.user.7.readmarker");
     expect(s.presence(7n)).toBe("redup.presence.7.changed");
+    expect(s.userChange(7n)).toBe("redup.user.7.change");
+    expect(s.groupChange(8n)).toBe("redup.group.8.change");
   });
 
   it("parses only the subjects it builds", () => {

@@ -1,4 +1,4 @@
-import { DEFAULT_PORTS, loadEnv, natsVars, readBaseServiceConfig, serviceUrlVars, z, type BaseServiceConfig, type Env } from "@redup/kit";
+import { changeFeedVars, DEFAULT_PORTS, loadEnv, natsVars, readBaseServiceConfig, serviceUrlVars, z, type BaseServiceConfig, type Env } from "@redup/kit";
 
 export interface Config extends BaseServiceConfig {
   roomsUrl: string;
@@ -9,6 +9,8 @@ export interface Config extends BaseServiceConfig {
   subjectPrefix: string;
   /** An edge silent this long is taken for dead and its users go offline. */
   presenceEdgeTimeoutMs: number;
+  /** How long the receipts feed keeps receipts. */
+  changeFeedRetentionSeconds: number;
 }
 
 /** The only reader of the environment for the delivery service. */
@@ -21,6 +23,7 @@ export function loadConfig(env: Env = process.env): Config {
       RPC_TIMEOUT_MS: serviceUrlVars.RPC_TIMEOUT_MS,
       ...natsVars,
       PRESENCE_EDGE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
+      ...changeFeedVars,
     }),
     env,
   );
@@ -33,5 +36,6 @@ export function loadConfig(env: Env = process.env): Config {
     natsServers: own.NATS_URL,
     subjectPrefix: own.NATS_SUBJECT_PREFIX,
     presenceEdgeTimeoutMs: own.PRESENCE_EDGE_TIMEOUT_MS,
+    changeFeedRetentionSeconds: own.CHANGE_FEED_RETENTION_SECONDS,
   };
 }

@@ -4,6 +4,7 @@ import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
 import { createEventPublisher } from "./events.js";
 import { startPresenceReaper } from "./presence.js";
+import { startReceiptFeedPruner } from "./receipt-feed.js";
 import { createRoutes, SERVICE_NAMES } from "./server.js";
 
 export { loadConfig, type Config } from "./config.js";
@@ -32,10 +33,12 @@ export function startDelivery(config: Config, logger: Logger, bus?: EventBus): P
       const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-delivery", logger });
       const events = createEventPublisher(eventBus, subjects(config.subjectPrefix), logger, metrics);
       const reaper = startPresenceReaper({ db, events }, logger, config.presenceEdgeTimeoutMs);
+      const pruner = startReceiptFeedPruner(db, config.changeFeedRetentionSeconds, logger);
       return {
         routes: createRoutes({ db, rooms, logger, events }),
         async close() {
           await reaper.stop();
+          await pruner.stop();
           // A bus passed in belongs to the caller.
           if (!bus) await eventBus.close();
         },

@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { describeError, invalidArgument, requireBatch, requireId, toTimestamp, type Logger } from "@redup/kit";
+import { invalidArgument, requireBatch, requireId, startPeriodic, toTimestamp, type Logger, type Periodic } from "@redup/kit";
 import type { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import type { DeliveryDb } from "./db/queries.js";
 import * as p from "./db/presence.js";
@@ -55,29 +55,20 @@ export function createPresenceHandlers({ db, events }: PresenceDeps): PresenceHa
 }
 
 /**
- * Every few seconds, lets go of the users of edges that stopped saying they are alive (a
- * crashed edge), so nobody stays online forever. Every replica runs it; each dead edge is
+ * Every third of the timeout, lets go of the users of edges that stopped saying they are
+ * alive (a crashed edge), so nobody stays online forever: a dead edge's users are offline at
+ * most 4/3 of the timeout after its last sign. Every replica runs it; each dead edge is
  * released once.
  */
-export function startPresenceReaper({ db, events }: PresenceDeps, logger: Logger, silentMs: number): { stop(): Promise<void> } {
-  let running: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(async () => {
-      try {
-        const changes = await p.reapDeadEdges(db, silentMs);
-        if (changes.length > 0) logger.info({ offline: changes.length }, "[PRESENCE] users of silent edges went offline");
-        await Promise.all(changes.map((c) => events.presence(c.userId, c.online, c.at)));
-      } catch (err) {
-        logger.warn({ err: describeError(err) }, "[PRESENCE] could not reap silent edges; retrying");
-      }
-    });
-    // A third of the timeout: a dead edge's users are offline at most 4/3 of it after its last sign.
-  }, Math.ceil(silentMs / 3));
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
+export function startPresenceReaper({ db, events }: PresenceDeps, logger: Logger, silentMs: number): Periodic {
+  return startPeriodic(
+    "[PRESENCE] reaping silent edges",
+    Math.ceil(silentMs / 3),
+    async () => {
+      const changes = await p.reapDeadEdges(db, silentMs);
+      if (changes.length > 0) logger.info({ offline: changes.length }, "[PRESENCE] users of silent edges went offline");
+      await Promise.all(changes.map((c) => events.presence(c.userId, c.online, c.at)));
     },
-  };
+    logger,
+  );
 }

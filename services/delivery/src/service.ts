@@ -12,6 +12,7 @@ import type { EventPublisher } from "./events.js";
 import { toReceipt } from "./mappers.js";
 import { createPresenceHandlers } from "./presence.js";
 import { createReadMarkerHandlers } from "./read-markers.js";
+import { createReceiptFeedHandler } from "./receipt-feed.js";
 
 export interface DeliveryDeps {
   db: q.DeliveryDb;
@@ -122,6 +123,7 @@ export function createDeliveryService({ db, rooms, events, logger }: DeliveryDep
   return {
     ...createReadMarkerHandlers({ db, events, refuseMark }),
     ...createPresenceHandlers({ db, events }),
+    ...createReceiptFeedHandler(db),
 
     async dispatch(req) {
       const item = validateDispatch(req);

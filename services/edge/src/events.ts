@@ -259,6 +259,55 @@ export interface MessageDeletedReply {
   eliminado_en: string;
 }
 
+/** To every socket of every member of the room (the sender's too) when a message is edited. */
+export interface MessageUpdatedEvent {
+  mensaje_id: Id;
+  sala_chat_id: Id;
+  from: Id;
+  type: ChatType;
+  to: Id;
+  /** The new text. */
+  message: string;
+  editado_en: string;
+}
+/** To every socket of every member of the room when a message is deleted (its content is gone). */
+export interface MessageRemovedEvent {
+  mensaje_id: Id;
+  sala_chat_id: Id;
+  from: Id;
+  type: ChatType;
+  to: Id;
+  eliminado_en: string;
+}
+
+export interface SyncPayload {
+  /** The cursor of the previous `synced`; absent or null: the current position (no changes). */
+  since?: string | null;
+  limit?: number;
+}
+/** One entry of the change feed. */
+export interface FeedChange {
+  kind: "message" | "edit" | "delete" | "delivered" | "read";
+  mensaje_id: Id;
+  sala_chat_id: Id;
+  /** When it happened. */
+  at: string;
+  /** message, edit, delete: the message as it is now (edits and deletion applied). */
+  message?: LastMessage;
+  /** delivered, read: the recipient. */
+  user_id?: Id;
+}
+export interface SyncedReply {
+  status: "ok";
+  changes: FeedChange[];
+  /** Pass it as `since` next time (keep it across restarts). */
+  cursor: string;
+  /** More changes wait: sync again with `cursor` at once. */
+  has_more: boolean;
+  /** `since` is older than what the server keeps: reload the conversations and their history. */
+  too_far_behind: boolean;
+}
+
 type Ack<T> = (reply: T | ErrorReply) => void;
 
 /** Events a client emits. Every one accepts an optional acknowledgement callback. */
@@ -274,6 +323,7 @@ export interface ClientToServerEvents {
   typing_stop: (payload: TypingPayload, ack?: Ack<TypingReply>) => void;
   watch_presence: (payload: WatchPresencePayload, ack?: Ack<PresenceWatchedReply>) => void;
   unwatch_presence: (payload: WatchPresencePayload, ack?: Ack<PresenceUnwatchedReply>) => void;
+  sync: (payload: SyncPayload, ack?: Ack<SyncedReply>) => void;
   edit_message: (payload: EditMessagePayload, ack?: Ack<MessageEditedReply>) => void;
   delete_message: (payload: DeleteMessagePayload, ack?: Ack<MessageDeletedReply>) => void;
 }
@@ -299,6 +349,9 @@ export interface ServerToClientEvents {
   presence_unwatched: (data: PresenceUnwatchedReply) => void;
   message_edited: (data: MessageEditedReply) => void;
   message_deleted: (data: MessageDeletedReply) => void;
+  message_updated: (data: MessageUpdatedEvent) => void;
+  message_removed: (data: MessageRemovedEvent) => void;
+  synced: (data: SyncedReply) => void;
   error: (data: ErrorEvent) => void;
 }
 

@@ -4,14 +4,15 @@ import { SpanKind } from "@opentelemetry/api";
 import { describeError, tracer, tracingEnabled, type BusSubscription, type EventBus, type Logger, type ParsedSubject, type Subjects } from "@redup/kit";
 import {
   MembershipChangedSchema,
+  MessageChangedSchema,
   MessageCreatedSchema,
   ReadMarkerMovedSchema,
   ReceiptKind,
   ReceiptUpdatedSchema,
   type MessageCreated,
 } from "@redup/proto/redup/events/v1/events_pb";
-import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
-import type { ReadMarkerEvent, ReceivedMessage } from "./events.js";
+import { MessageChangeKind, type Message } from "@redup/proto/redup/messages/v1/messages_pb";
+import type { MessageRemovedEvent, MessageUpdatedEvent, ReadMarkerEvent, ReceivedMessage } from "./events.js";
 import type { Metrics } from "./metrics.js";
 import { holdWrites, writePacket, type EncodedPacket, type Writable } from "./packets.js";
 import { isoUtc, toReceived } from "./protocol/format.js";
@@ -22,6 +23,8 @@ const SEEN_PER_SOCKET = 2048;
 
 /** A message's key in a socket's memory: its id (short), or its uuid when it was not stored. */
 export const seenKey = (id: string | bigint | null, uuid: string): string => (id === null || id === 0n || id === "0" ? uuid : String(id));
+/** How long an edit or a deletion waits for its message to reach a stream before it goes anyway. */
+const CHANGE_WAIT_MS = 5000;
 /** Live messages held for a socket while its catch-up runs; beyond this they wait for the next connect. */
 const MAX_BUFFERED = 10_000;
 
@@ -293,6 +296,29 @@ export function createFanout(deps: FanoutDeps): Fanout {
     }
   };
 
+  /**
+   * An edit or a deletion: to every socket of the stream, the sender's included, once the
+   * message itself went out on that stream (room order), encoded once for all of them.
+   */
+  const deliverChange = (parsed: ParsedSubject, data: Uint8Array) => {
+    const stream = streamOf(parsed);
+    if ((targetsOf(stream)?.size ?? 0) === 0) return;
+    const change = fromBinary(MessageChangedSchema, data);
+    const m = change.message;
+    if (!m || (change.kind !== MessageChangeKind.EDITED && change.kind !== MessageChangeKind.DELETED)) return;
+    const received = toReceived(m);
+    const common = { mensaje_id: String(m.id), sala_chat_id: String(m.roomId), from: received.from, type: received.type, to: received.to };
+    const [event, payload]: [string, MessageUpdatedEvent | MessageRemovedEvent] =
+      change.kind === MessageChangeKind.EDITED
+        ? ["message_updated", { ...common, message: m.content, editado_en: isoUtc(m.editedAt ?? change.at) }]
+        : ["message_removed", { ...common, eliminado_en: isoUtc(m.deletedAt ?? change.at) }];
+    let packet: EncodedPacket | undefined;
+    order.after(stream, m.roomId, m.id, m.sentAt ? timestampMs(m.sentAt) : 0, CHANGE_WAIT_MS, () => {
+      packet ??= deps.encode(event, payload);
+      for (const member of targetsOf(stream) ?? empty) writePacket(member.socket, packet);
+    });
+  };
+
   const applyMembership = (userId: string, groupId: string, joined: boolean) => {
     for (const member of users.get(userId) ?? empty) {
       if (joined) joinGroup(member, groupId);
@@ -307,6 +333,7 @@ export function createFanout(deps: FanoutDeps): Fanout {
     const handle = () => {
       try {
         if (parsed.kind === "message") deliverMessage(parsed, data);
+        else if (parsed.kind === "change") deliverChange(parsed, data);
         else if (parsed.scope === "user" && parsed.kind === "receipt") deliverReceipt(users.get(parsed.id), data);
         else if (parsed.scope === "user" && parsed.kind === "readmarker") deliverReadMarker(users.get(parsed.id), data);
         else if (parsed.kind === "typing" && parsed.scope !== "presence") deps.onTyping(parsed.scope, parsed.id, data);

@@ -56,19 +56,50 @@ interface Chain<M> {
 
 export interface RoomOrder<M> {
   accept(stream: string, event: Ordered<M>): void;
+  /**
+   * Runs `then` once the stream has delivered the room's message `id` (or a later one), so
+   * what follows a message (its edit, its deletion) never overtakes it. At once when it has,
+   * or when the stream never saw the room and the message is older than a live event could
+   * still be (`sentAtMs`); at the latest after `maxWaitMs`.
+   */
+  after(stream: string, roomId: bigint, id: bigint, sentAtMs: number, maxWaitMs: number, then: () => void): void;
   /** Forgets a stream (no socket here listens to it any more). */
   forget(stream: string): void;
 }
 
 export function createRoomOrder<M>(options: RoomOrderOptions<M>): RoomOrder<M> {
   const streams = new Map<string, Map<bigint, Chain<M>>>();
+  /** What waits for a room's message to be delivered on a stream, by stream and room. */
+  const waiting = new Map<string, Map<bigint, { id: bigint; run: () => void }[]>>();
+
+  /** Runs what waited for messages up to `id` of the room on the stream. */
+  const release = (stream: string, roomId: bigint, id: bigint) => {
+    const rooms = waiting.get(stream);
+    const list = rooms?.get(roomId);
+    if (!list) return;
+    const ready = list.filter((w) => w.id <= id);
+    if (ready.length === 0) return;
+    const rest = list.filter((w) => w.id > id);
+    if (rest.length > 0) rooms!.set(roomId, rest);
+    else {
+      rooms!.delete(roomId);
+      if (rooms!.size === 0) waiting.delete(stream);
+    }
+    for (const w of ready) w.run();
+  };
+
+  /** Hands one message to the stream and lets go of what waited for it. */
+  const emit = (stream: string, event: Pick<Ordered<M>, "roomId" | "id">, message: M | undefined) => {
+    if (message !== undefined) options.deliver(stream, message);
+    release(stream, event.roomId, event.id);
+  };
 
   const deliverHeldRun = (stream: string, chain: Chain<M>) => {
     for (let next = chain.held.get(chain.seq + 1n); next; next = chain.held.get(chain.seq + 1n)) {
       chain.held.delete(next.seq);
       chain.seq = next.seq;
       chain.id = next.id;
-      options.deliver(stream, next.message);
+      emit(stream, next, next.message);
     }
   };
 
@@ -79,7 +110,7 @@ export function createRoomOrder<M>(options: RoomOrderOptions<M>): RoomOrder<M> {
       chain.held.delete(seq);
       chain.seq = event.seq;
       chain.id = event.id;
-      options.deliver(stream, event.message);
+      emit(stream, event, event.message);
     }
   };
 
@@ -103,7 +134,7 @@ export function createRoomOrder<M>(options: RoomOrderOptions<M>): RoomOrder<M> {
       for (const { id, message } of found) {
         chain.seq += 1n;
         chain.id = id;
-        if (message !== undefined) options.deliver(stream, message);
+        emit(stream, { roomId: first.roomId, id }, message);
       }
       return true;
     } catch {
@@ -135,7 +166,7 @@ export function createRoomOrder<M>(options: RoomOrderOptions<M>): RoomOrder<M> {
   return {
     accept(stream, event) {
       if (event.seq === 0n) {
-        options.deliver(stream, event.message);
+        emit(stream, event, event.message);
         return;
       }
       let rooms = streams.get(stream);
@@ -148,7 +179,7 @@ export function createRoomOrder<M>(options: RoomOrderOptions<M>): RoomOrder<M> {
         if (event.seq === 1n || !recent) {
           chain.seq = event.seq;
           chain.id = event.id;
-          options.deliver(stream, event.message);
+          emit(stream, event, event.message);
         } else {
           options.count?.("held");
           chain.held.set(event.seq, event);
@@ -163,13 +194,13 @@ export function createRoomOrder<M>(options: RoomOrderOptions<M>): RoomOrder<M> {
       }
       if (event.seq <= chain.seq) {
         options.count?.("late");
-        options.deliver(stream, event.message);
+        emit(stream, event, event.message);
         return;
       }
       if (event.seq === chain.seq + 1n && !chain.fetching) {
         chain.seq = event.seq;
         chain.id = event.id;
-        options.deliver(stream, event.message);
+        emit(stream, event, event.message);
         deliverHeldRun(stream, chain);
         if (chain.held.size === 0 && chain.timer) {
           clearTimeout(chain.timer);
@@ -181,7 +212,34 @@ export function createRoomOrder<M>(options: RoomOrderOptions<M>): RoomOrder<M> {
       chain.held.set(event.seq, event);
       if (!chain.fetching) arm(stream, chain);
     },
+    after(stream, roomId, id, sentAtMs, maxWaitMs, then) {
+      const chain = streams.get(stream)?.get(roomId);
+      const delivered = chain !== undefined && chain.seq !== 0n && chain.id >= id;
+      const settled = chain === undefined && Date.now() - sentAtMs >= RECENT_MS;
+      if (delivered || settled) return then();
+      let done = false;
+      const waiter = {
+        id,
+        run() {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          then();
+        },
+      };
+      // Waited long enough (the message itself is lost to this stream): run, and leave the list.
+      const timer = setTimeout(() => {
+        const list = waiting.get(stream)?.get(roomId);
+        if (list) waiting.get(stream)!.set(roomId, list.filter((w) => w !== waiter));
+        waiter.run();
+      }, maxWaitMs);
+      timer.unref();
+      let rooms = waiting.get(stream);
+      if (!rooms) waiting.set(stream, (rooms = new Map()));
+      rooms.set(roomId, [...(rooms.get(roomId) ?? []), waiter]);
+    },
     forget(stream) {
+      waiting.delete(stream);
       const rooms = streams.get(stream);
       if (!rooms) return;
       for (const chain of rooms.values()) clearTimeout(chain.timer);

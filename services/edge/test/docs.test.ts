@@ -35,7 +35,7 @@ beforeAll(async () => {
 describe("docs/asyncapi.yaml", () => {
   it("is a valid AsyncAPI 3 document", () => {
     expect(document.version()).toMatch(/^3\./);
-    expect(document.operations().filterByReceive().length).toBe(13);
+    expect(document.operations().filterByReceive().length).toBe(14);
     expect(document.channels().all().map((c) => c.address())).toEqual(["/"]);
   });
 
@@ -50,6 +50,7 @@ describe("docs/asyncapi.yaml", () => {
       "mark_delivered",
       "mark_read",
       "send_message",
+      "sync",
       "typing",
       "typing_stop",
       "unwatch_presence",

@@ -24,6 +24,7 @@ const EVENTS = [
   "typing_stop",
   "watch_presence",
   "unwatch_presence",
+  "sync",
 ] as const;
 const RUNS = Number(process.env["FUZZ_RUNS"] ?? 2000);
 
@@ -66,6 +67,7 @@ const payload = fc.oneof(
       limit: fc.oneof(fc.integer(), field),
       before: fc.oneof(fc.constantFrom("1764500000000000:5", "0:1", "x"), field),
       up_to: fc.oneof(fc.boolean(), field),
+      since: fc.oneof(fc.constantFrom("1.0_1.0", "99999999.5_3.2", "x_y"), field),
       user_ids: fc.oneof(fc.array(id, { maxLength: 250 }), field),
     },
     { requiredKeys: [] },
@@ -134,5 +136,6 @@ describe("fuzzing the socket protocol", () => {
     expect((await fetch(`${edge.url}/healthz`)).status).toBe(200);
     expect(await call(socket, "send_message", { to: "2", message: "sigo vivo", type: "directo" })).toMatchObject({ status: "sent", saved_to_db: true });
     socket.disconnect();
-  });
+    // 2000 events, each answered before the next: a busy machine needs more than the default.
+  }, 120_000);
 });

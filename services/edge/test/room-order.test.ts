@@ -142,4 +142,29 @@ describe("room order on the edge", () => {
     h.order.accept("user:1", { roomId: 0n, id: 0n, seq: 0n, previousSentAt: undefined, message: "fallback" });
     expect(h.delivered).toEqual(["user:1:fallback"]);
   });
+
+  it("holds what follows a message (an edit) until that message went out on the stream", async () => {
+    const h = harness();
+    h.accept("s", 1);
+    const ran: string[] = [];
+    const justNow = Date.now();
+    // The edit of m3 arrives before m2 and m3: it waits for m3.
+    h.order.after("s", 7n, 103n, justNow, 5000, () => ran.push("edit m3"));
+    // An edit of m1, already delivered, goes at once.
+    h.order.after("s", 7n, 101n, justNow, 5000, () => ran.push("edit m1"));
+    expect(ran).toEqual(["edit m1"]);
+    h.accept("s", 2);
+    expect(ran).toEqual(["edit m1"]);
+    h.accept("s", 3);
+    expect(ran).toEqual(["edit m1", "edit m3"]);
+    expect(h.delivered).toEqual(["s:m1", "s:m2", "s:m3"]);
+
+    // A stream that never saw the room: an old message's edit goes at once, a fresh one's waits
+    // (its message may be on its way) — at most maxWaitMs.
+    h.order.after("other", 7n, 150n, Date.now() - 60_000, 5000, () => ran.push("old"));
+    h.order.after("other", 7n, 151n, Date.now(), 40, () => ran.push("fresh, given up"));
+    expect(ran.slice(2)).toEqual(["old"]);
+    await settle(80);
+    expect(ran.slice(2)).toEqual(["old", "fresh, given up"]);
+  });
 });

@@ -1,4 +1,4 @@
-import { DEFAULT_PORTS, loadEnv, natsVars, positiveInt, readBaseServiceConfig, serviceUrlVars, z, type BaseServiceConfig, type Env } from "@redup/kit";
+import { changeFeedVars, DEFAULT_PORTS, loadEnv, natsVars, positiveInt, readBaseServiceConfig, serviceUrlVars, z, type BaseServiceConfig, type Env } from "@redup/kit";
 
 export interface Config extends BaseServiceConfig {
   roomsUrl: string;
@@ -20,6 +20,8 @@ export interface Config extends BaseServiceConfig {
   storeLanes: number;
   /** Sends that may wait in one store lane before new ones are refused (ResourceExhausted). */
   storeQueueMax: number;
+  /** How long the change feed keeps changes. */
+  changeFeedRetentionSeconds: number;
 }
 
 /** The only reader of the environment for the messages service. */
@@ -34,6 +36,7 @@ export function loadConfig(env: Env = process.env): Config {
       SEND_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(256),
       STORE_LANES: z.coerce.number().int().min(1).max(64).default(2),
       STORE_QUEUE_MAX: positiveInt(2048),
+      ...changeFeedVars,
     }),
     env,
   );
@@ -52,5 +55,6 @@ export function loadConfig(env: Env = process.env): Config {
     sendBatchMax: own.SEND_BATCH_MAX,
     storeLanes: own.STORE_LANES,
     storeQueueMax: own.STORE_QUEUE_MAX,
+    changeFeedRetentionSeconds: own.CHANGE_FEED_RETENTION_SECONDS,
   };
 }

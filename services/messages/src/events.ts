@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { toTimestamp, type EventBus, type ServiceMetrics, type Subjects } from "@redup/kit";
-import { MessageCreatedSchema } from "@redup/proto/redup/events/v1/events_pb";
-import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
+import { MessageChangedSchema, MessageCreatedSchema } from "@redup/proto/redup/events/v1/events_pb";
+import type { Message, MessageChangeKind } from "@redup/proto/redup/messages/v1/messages_pb";
 
 /** A stored message on its way out, with what its live event carries besides the message. */
 export interface Outgoing {
@@ -21,6 +21,11 @@ export interface Outgoing {
 export interface MessageEvents {
   /** Publishes every message's event, in order, and waits once for NATS to have them all. */
   publish(items: Outgoing[]): Promise<void>;
+  /**
+   * Publishes an edit or a deletion to every member's devices. Best effort: a device that
+   * misses it learns of it from the change feed (ListChanges).
+   */
+  changed(kind: MessageChangeKind, message: Message, at: Date): Promise<void>;
 }
 
 export function createMessageEvents(bus: EventBus, subjects: Subjects, metrics: ServiceMetrics): MessageEvents {
@@ -35,6 +40,14 @@ export function createMessageEvents(bus: EventBus, subjects: Subjects, metrics: 
       } catch (err) {
         metrics.natsPublishErrors.inc(items.length);
         throw err;
+      }
+    },
+    async changed(kind, message, at) {
+      const payload = toBinary(MessageChangedSchema, create(MessageChangedSchema, { kind, message, at: toTimestamp(at) }));
+      try {
+        await bus.publishAll(subjects.messageChanged(message).map((subject) => ({ subject, payload })));
+      } catch {
+        metrics.natsPublishErrors.inc();
       }
     },
   };

@@ -3,6 +3,7 @@ import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
+import { startFeedPruner } from "./change-feed.js";
 import { createDispatcher } from "./dispatcher.js";
 import { createMessageEvents } from "./events.js";
 import { createMembershipCheck } from "./membership.js";
@@ -35,6 +36,7 @@ export function startMessages(config: Config, logger: Logger, bus?: EventBus): P
       const events = createMessageEvents(eventBus, subjects(config.subjectPrefix), metrics);
       const dispatcher = createDispatcher({ db, delivery, events, rooms: directory, logger, metrics, intervalMs: config.dispatchRetryIntervalMs, maxBatch: config.sendBatchMax });
       dispatcher.start();
+      const pruner = startFeedPruner(db, config.changeFeedRetentionSeconds, logger);
       const write = createMessageWriter({ db, dispatcher, metrics, maxBatch: config.sendBatchMax, lanes: config.storeLanes, maxQueuedPerLane: config.storeQueueMax });
       return {
         routes: createRoutes({
@@ -48,8 +50,10 @@ export function startMessages(config: Config, logger: Logger, bus?: EventBus): P
             userRooms: async (userId) => (await rooms.listUserRooms({ userId })).rooms,
             readState: async (userId, roomIds) => (await delivery.batchGetReadState({ userId, roomIds })).states,
           },
+          events,
         }),
         async close() {
+          await pruner.stop();
           await dispatcher.stop();
           // A bus passed in belongs to the caller.
           if (!bus) await eventBus.close();

@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   actingUser,
@@ -16,6 +17,7 @@ import {
   type Logger,
 } from "@redup/kit";
 import {
+  MessageChangeKind,
   MessageSchema,
   MessagesService,
   type Message,
@@ -24,12 +26,14 @@ import {
   type SendMessageResult,
 } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { createChangeFeedHandler } from "./change-feed.js";
 import { createConversationsHandler, type ConversationSources } from "./conversations.js";
 import * as q from "./db/queries.js";
 import { toMessage } from "./mappers.js";
 import type { MembershipCheck } from "./membership.js";
 import type { RoomDirectory } from "./rooms.js";
 import { validateContent, validateSend } from "./validate.js";
+import type { MessageEvents } from "./events.js";
 import type { PreparedSend, SendOutcome } from "./writer.js";
 
 export interface MessagesDeps {
@@ -42,6 +46,8 @@ export interface MessagesDeps {
   maxMessageLength: number;
   /** The inbox's data owned by rooms and delivery. */
   conversations: ConversationSources;
+  /** Live events of edits and deletions. */
+  events: MessageEvents;
 }
 
 const HISTORY_DEFAULT = 50;
@@ -79,6 +85,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
 
   return {
     ...createConversationsHandler(db, deps.conversations),
+    ...createChangeFeedHandler(db, deps.conversations.userRooms),
 
     async sendMessage(req, ctx) {
       return deps.write(await prepare(req, ctx));
@@ -145,8 +152,11 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       if (row.mensaje.eliminadoEn !== null) throw failedPrecondition("a deleted message cannot be edited");
       if (needsText(row.mensaje.tipoMensaje) && content.trim() === "") throw invalidArgument(`a ${row.mensaje.tipoMensaje} message needs a non-empty message`);
       // The update re-checks sender and deletion, so a concurrent delete is not overwritten.
-      if (!(await q.updateContent(db, id, userId, content))) throw failedPrecondition("a deleted message cannot be edited");
-      return { message: (await load(id)).message };
+      const at = await q.updateContent(db, id, userId, content);
+      if (!at) throw failedPrecondition("a deleted message cannot be edited");
+      const { message } = await load(id);
+      await deps.events.changed(MessageChangeKind.EDITED, message, at);
+      return { message };
     },
 
     async deleteMessage(req, ctx) {
@@ -155,9 +165,11 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       assertActingAs(ctx, userId, "delete messages");
       const { row } = await load(id);
       if (row.mensaje.remitenteId !== userId) throw permissionDenied("only the sender may delete a message");
-      await q.markDeleted(db, id, userId);
-      return { message: (await load(id)).message };
+      const deletedNow = await q.markDeleted(db, id, userId);
+      const { message } = await load(id);
+      // Announced once, by the call that deleted it.
+      if (deletedNow) await deps.events.changed(MessageChangeKind.DELETED, message, timestampDate(message.deletedAt!));
+      return { message };
     },
   };
 }
-

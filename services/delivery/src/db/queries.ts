@@ -137,36 +137,65 @@ export async function getRecipient(db: DeliveryDb, mensajeId: bigint, userId: bi
   return row;
 }
 
-/** Sets entregado_en if unset; returns the row only when this call set it (first wins). */
-export async function setDelivered(db: DeliveryDb, mensajeId: bigint, userId: bigint): Promise<Destinatario | undefined> {
-  const [row] = await db
-    .update(destinatariosMensaje)
-    .set({ entregadoEn: sql`now()` })
-    .where(
-      and(
-        eq(destinatariosMensaje.mensajeId, mensajeId),
-        eq(destinatariosMensaje.destinatarioId, userId),
-        isNull(destinatariosMensaje.entregadoEn),
-      ),
-    )
-    .returning();
-  return row;
+/** A recipient row as raw statements return it. */
+interface RecipientRow {
+  mensaje_id: string;
+  destinatario_id: string;
+  entregado_en: unknown;
+  leido_en: unknown;
+  creado_en: unknown;
+  sala_chat_id: string | null;
 }
 
-/** Sets leido_en (and entregado_en when unset); returns the row only when this call set leido_en. */
+const dateOrNull = (v: unknown) => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+
+const toDestinatario = (r: RecipientRow): Destinatario => ({
+  mensajeId: BigInt(r.mensaje_id),
+  destinatarioId: BigInt(r.destinatario_id),
+  entregadoEn: dateOrNull(r.entregado_en),
+  leidoEn: dateOrNull(r.leido_en),
+  creadoEn: dateOrNull(r.creado_en)!,
+  salaChatId: r.sala_chat_id === null ? null : BigInt(r.sala_chat_id),
+});
+
+/**
+ * Sets entregado_en if unset, and records the sender's receipt in the feed, in one statement;
+ * returns the row only when this call set it (first wins).
+ */
+const SET_DELIVERED = `
+with u as (
+  update destinatarios_mensaje set entregado_en = now()
+  where mensaje_id = $1 and destinatario_id = $2 and entregado_en is null
+  returning *
+), f as (
+  insert into cambios_recibo (remitente_id, mensaje_id, destinatario_id, sala_chat_id, leido, en)
+  select d.remitente_id, u.mensaje_id, u.destinatario_id, u.sala_chat_id, false, u.entregado_en from u join despachos_mensaje d on d.mensaje_id = u.mensaje_id
+)
+select mensaje_id::text, destinatario_id::text, entregado_en, leido_en, creado_en, sala_chat_id::text from u`;
+
+export async function setDelivered(db: DeliveryDb, mensajeId: bigint, userId: bigint): Promise<Destinatario | undefined> {
+  const [row] = await preparedQuery<RecipientRow>(db, "delivery_set_delivered", SET_DELIVERED, [mensajeId, userId]);
+  return row && toDestinatario(row);
+}
+
+/**
+ * Sets leido_en (and entregado_en when unset), and records the sender's receipt in the feed,
+ * in one statement; returns the row only when this call set leido_en.
+ */
+const SET_READ = `
+with u as (
+  update destinatarios_mensaje set leido_en = now(), entregado_en = coalesce(entregado_en, now())
+  where mensaje_id = $1 and destinatario_id = $2 and leido_en is null
+  returning *
+), f as (
+  insert into cambios_recibo (remitente_id, mensaje_id, destinatario_id, sala_chat_id, leido, en)
+  select d.remitente_id, u.mensaje_id, u.destinatario_id, u.sala_chat_id, true, u.leido_en from u join despachos_mensaje d on d.mensaje_id = u.mensaje_id
+)
+select mensaje_id::text, destinatario_id::text, entregado_en, leido_en, creado_en, sala_chat_id::text from u`;
+
 export async function setRead(db: DeliveryDb, mensajeId: bigint, userId: bigint): Promise<Destinatario | undefined> {
-  const [row] = await db
-    .update(destinatariosMensaje)
-    .set({ leidoEn: sql`now()`, entregadoEn: sql`coalesce(${destinatariosMensaje.entregadoEn}, now())` })
-    .where(
-      and(
-        eq(destinatariosMensaje.mensajeId, mensajeId),
-        eq(destinatariosMensaje.destinatarioId, userId),
-        isNull(destinatariosMensaje.leidoEn),
-      ),
-    )
-    .returning();
-  return row;
+  const [row] = await preparedQuery<RecipientRow>(db, "delivery_set_read", SET_READ, [mensajeId, userId]);
+  return row && toDestinatario(row);
 }
 
 /** A user's undelivered messages after an id, oldest first, with one extra row. */

@@ -4,7 +4,7 @@ import type { DeliveryDb } from "./queries.js";
 /**
  * Marks read everything `userId` received in the room of `messageId` up to that message, and
  * moves the user's marker there (never back). One statement: the rows that became read come
- * back with their senders, for the receipts. Nothing happens (undefined) unless the user is a
+ * back with their senders, for the receipts (recorded in the receipts feed too). Nothing happens (undefined) unless the user is a
  * recipient of that message.
  */
 export const MARK_READ_UP_TO = `
@@ -20,6 +20,9 @@ with m as (
   where r.destinatario_id = $2 and r.sala_chat_id = m.sala_chat_id and r.leido_en is null and r.mensaje_id <= $1
     and d.mensaje_id = r.mensaje_id
   returning r.mensaje_id, d.remitente_id, r.leido_en
+), recibos as (
+  insert into cambios_recibo (remitente_id, mensaje_id, destinatario_id, sala_chat_id, leido, en)
+  select remitente_id, mensaje_id, $2, (select sala_chat_id from m), true, leido_en from leidos
 ), marcador as (
   insert into marcadores_lectura as k (usuario_id, sala_chat_id, mensaje_id)
   select $2, sala_chat_id, $1 from m

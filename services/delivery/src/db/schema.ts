@@ -1,5 +1,8 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, customType, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+/** PostgreSQL's 64-bit transaction id, read and written as text (it has no JavaScript type). */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => "xid8" });
 
 /** The guide's `destinatarios_mensaje`: one row per recipient of a message. */
 export const destinatariosMensaje = pgTable(
@@ -66,6 +69,33 @@ export const edgesVivos = pgTable("edges_vivos", {
 export const ultimaConexion = pgTable("ultima_conexion", {
   usuarioId: bigint("usuario_id", { mode: "bigint" }).primaryKey(),
   vistoEn: timestamp("visto_en", { withTimezone: true }).notNull(),
+});
+
+/**
+ * The receipts part of the change feed: one row per receipt a sender gets, written in the
+ * same statement as the receipt (see the messages service's cambios_sala for how `xid`
+ * keeps readers from skipping a late commit). Pruned past the retention.
+ */
+export const cambiosRecibo = pgTable(
+  "cambios_recibo",
+  {
+    pos: bigserial("pos", { mode: "bigint" }).primaryKey(),
+    xid: xid8("xid").notNull().default(sql`pg_current_xact_id()`),
+    remitenteId: bigint("remitente_id", { mode: "bigint" }).notNull(),
+    mensajeId: bigint("mensaje_id", { mode: "bigint" }).notNull(),
+    destinatarioId: bigint("destinatario_id", { mode: "bigint" }).notNull(),
+    salaChatId: bigint("sala_chat_id", { mode: "bigint" }),
+    leido: boolean("leido").notNull(),
+    en: timestamp("en", { withTimezone: true }).notNull(),
+  },
+  (t) => [index("cambios_recibo_remitente_idx").on(t.remitenteId, t.xid, t.pos), index("cambios_recibo_en_idx").on(t.en)],
+);
+
+/** How far the receipts feed was pruned. */
+export const cambiosReciboPoda = pgTable("cambios_recibo_poda", {
+  id: integer("id").primaryKey(),
+  xid: xid8("xid").notNull(),
+  pos: bigint("pos", { mode: "bigint" }).notNull(),
 });
 
 export type Destinatario = typeof destinatariosMensaje.$inferSelect;

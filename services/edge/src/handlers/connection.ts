@@ -13,6 +13,7 @@ import { historyHandlers } from "./history.js";
 import { messageHandlers } from "./messages.js";
 import { presenceHandlers } from "./presence.js";
 import { receiptHandlers } from "./receipts.js";
+import { syncHandlers } from "./sync.js";
 import { typingHandlers } from "./typing.js";
 
 const PAGE = 500;
@@ -117,6 +118,7 @@ export function createConnectionHandler(ctx: EdgeContext): (socket: EdgeSocket) 
     ...conversationHandlers(ctx),
     ...typingHandlers(ctx),
     ...presenceHandlers(ctx),
+    ...syncHandlers(ctx),
   });
   // One policy and one disconnect listener for every socket: nothing per socket but its Member.
   const slow: SlowConsumerPolicy = {

@@ -5,7 +5,7 @@ import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import type { EdgeContext } from "../context.js";
 import type { Conversation, ConversationsReply } from "../events.js";
 import { ProtocolError } from "../protocol/errors.js";
-import { isoUtc, toReceived } from "../protocol/format.js";
+import { isoUtc, toLastMessage } from "../protocol/format.js";
 import { asObject } from "../protocol/parse.js";
 import type { EventTable } from "./dispatch.js";
 
@@ -20,9 +20,7 @@ function toConversation(c: ConversationRecord): Conversation {
     sala_chat_id: String(c.roomId),
     type: c.type === RoomType.GRUPAL ? "grupal" : "directo",
     to: String(c.peerOrGroupId),
-    last_message: last
-      ? { ...toReceived(last), editado_en: last.editedAt ? isoUtc(last.editedAt) : null, eliminado_en: last.deletedAt ? isoUtc(last.deletedAt) : null }
-      : null,
+    last_message: last ? toLastMessage(last) : null,
     last_activity: isoUtc(c.lastActivity),
     unread: c.unread,
     read_up_to: c.readUpTo === 0n ? null : String(c.readUpTo),

@@ -2,7 +2,7 @@ import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { messageKindOf, type MessageKind as KitKind } from "@redup/kit";
 import type { Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import { RoomType } from "@redup/proto/redup/rooms/v1/rooms_pb";
-import type { ChatType, MessageKind, ReceivedMessage, SendAck } from "../events.js";
+import type { ChatType, LastMessage, MessageKind, ReceivedMessage, SendAck } from "../events.js";
 import type { SendInput } from "./parse.js";
 
 // The protocol's kinds (events.ts, for client typing) and the kit's (read off the proto) must
@@ -37,6 +37,11 @@ export function toReceived(m: Message): ReceivedMessage {
     sala_chat_id: idOrNull(m.roomId),
     url_archivo: m.urlArchivo === "" ? null : m.urlArchivo,
   };
+}
+
+/** A message as it is now: receive_message's fields with its edit and its deletion. */
+export function toLastMessage(m: Message): LastMessage {
+  return { ...toReceived(m), editado_en: m.editedAt ? isoUtc(m.editedAt) : null, eliminado_en: m.deletedAt ? isoUtc(m.deletedAt) : null };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { preparedQuery, sqlStateOf, transaction, type Db } from "@redup/kit";
-import { and, asc, desc, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import * as schema from "./schema.js";
 import { mensajes, mensajesCliente, mensajesDespachoPendiente, type Mensaje, type MensajeCliente } from "./schema.js";
 
@@ -98,9 +98,9 @@ export type InsertOutcome = Stored | { duplicate: StoredMessage };
  *    row is produced only after its room is locked, so its id is drawn after the room's
  *    previous store committed: ids and room_seq follow the order of commits in every room,
  *    whichever replica stores.
- * 3. Client data (idempotency key, client timestamp) and the hand-off record (the outbox:
- *    delivery must record the recipients, and the live event must go out) are written with
- *    the messages, in the same commit.
+ * 3. Client data (idempotency key, client timestamp), the hand-off record (the outbox:
+ *    delivery must record the recipients, and the live event must go out) and the change
+ *    feed's entry are written with the messages, in the same commit.
  * The kinds go as text[] and are cast in SQL: embedded PGlite cannot send an array of a
  * custom enum type.
  */
@@ -129,6 +129,8 @@ with nuevos as (
 ), o as (
   insert into mensajes_despacho_pendiente (mensaje_id, origen, seq_sala, proximo_intento)
   select m.id, n.origen, n.seq, now() + $12::interval from m join numerados n on n.uuid = m.mensaje_uuid
+), f as (
+  insert into cambios_sala (sala_chat_id, mensaje_id, tipo) select sala_chat_id, id, 'mensaje' from m
 )
 select m.id::text as id, m.mensaje_uuid, m.sala_chat_id::text as sala_chat_id, m.remitente_id::text as remitente_id, m.tipo_mensaje,
        m.contenido, m.url_archivo, m.metadatos, m.enviado_en, n.cmid as client_msg_id, n.cts as client_timestamp, n.con_cliente,
@@ -212,22 +214,48 @@ export function listRoom(db: MessagesDb, roomId: bigint, beforeId: bigint | unde
     .limit(limit + 1);
 }
 
-export async function updateContent(db: MessagesDb, id: bigint, senderId: bigint, content: string): Promise<boolean> {
-  const rows = await db
-    .update(mensajes)
-    .set({ contenido: content, editadoEn: sql`now()` })
-    .where(and(eq(mensajes.id, id), eq(mensajes.remitenteId, senderId), isNull(mensajes.eliminadoEn)))
-    .returning({ id: mensajes.id });
-  return rows.length > 0;
+/**
+ * Edits the sender's message unless it was deleted, and records the change in the feed, in
+ * one statement. Undefined when nothing was edited (not the sender's, or deleted).
+ */
+export async function updateContent(db: MessagesDb, id: bigint, senderId: bigint, content: string): Promise<Date | undefined> {
+  const [row] = await preparedQuery<{ en: unknown }>(
+    db,
+    "messages_edit",
+    `with u as (
+       update mensajes set contenido = $3, editado_en = now()
+       where id = $1 and remitente_id = $2 and eliminado_en is null
+       returning id, sala_chat_id, editado_en
+     ), f as (
+       insert into cambios_sala (sala_chat_id, mensaje_id, tipo) select sala_chat_id, id, 'edicion' from u
+     )
+     select editado_en as en from u`,
+    [id, senderId, content],
+  );
+  return row ? date(row.en) : undefined;
 }
 
-export async function markDeleted(db: MessagesDb, id: bigint, senderId: bigint): Promise<boolean> {
-  const rows = await db
-    .update(mensajes)
-    .set({ eliminadoEn: sql`coalesce(${mensajes.eliminadoEn}, now())` })
-    .where(and(eq(mensajes.id, id), eq(mensajes.remitenteId, senderId)))
-    .returning({ id: mensajes.id });
-  return rows.length > 0;
+/**
+ * Deletes the sender's message softly and records the change in the feed, in one statement.
+ * Answers whether this call deleted it (a second delete changes nothing); undefined when the
+ * message is not the sender's.
+ */
+export async function markDeleted(db: MessagesDb, id: bigint, senderId: bigint): Promise<boolean | undefined> {
+  const [row] = await preparedQuery<{ ahora: boolean }>(
+    db,
+    "messages_delete",
+    `with antes as (
+       select id, eliminado_en is null as vivo from mensajes where id = $1 and remitente_id = $2
+     ), u as (
+       update mensajes m set eliminado_en = now() from antes where m.id = antes.id and antes.vivo
+       returning m.id, m.sala_chat_id
+     ), f as (
+       insert into cambios_sala (sala_chat_id, mensaje_id, tipo) select sala_chat_id, id, 'eliminacion' from u
+     )
+     select exists (select 1 from u) as ahora from antes`,
+    [id, senderId],
+  );
+  return row?.ahora;
 }
 
 /** Takes up to `limit` due outbox entries and leases them for `leaseMs`, so replicas share the work. */

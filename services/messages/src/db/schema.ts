@@ -1,7 +1,10 @@
 import { sql } from "drizzle-orm";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { MessageKind } from "@redup/kit";
-import { bigint, bigserial, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigint, bigserial, customType, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+
+/** PostgreSQL's 64-bit transaction id, read and written as text (it has no JavaScript type). */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => "xid8" });
 
 /** The guide's enum of content kinds; the kit's MessageKind must name the same (checked below). */
 export const tipoMensaje = pgEnum("tipo_mensaje_enum", ["texto", "imagen", "archivo", "audio", "sistema"]);
@@ -75,6 +78,33 @@ export const salasSecuencia = pgTable("salas_secuencia", {
   ultimoEn: timestamp("ultimo_en", { withTimezone: true }).notNull().defaultNow(),
   /** When the store before that one did (unset for a room's first store). */
   anteriorEn: timestamp("anterior_en", { withTimezone: true }),
+});
+
+/**
+ * The change feed of every room: one row per stored, edited or deleted message, written in
+ * the same statement as the change. `xid` is the writing transaction's id: a reader goes only
+ * up to the oldest transaction still running (pg_snapshot_xmin), so a change that commits
+ * later never lands behind a position already read. Rows older than the retention are pruned.
+ */
+export const cambiosSala = pgTable(
+  "cambios_sala",
+  {
+    pos: bigserial("pos", { mode: "bigint" }).primaryKey(),
+    xid: xid8("xid").notNull().default(sql`pg_current_xact_id()`),
+    salaChatId: bigint("sala_chat_id", { mode: "bigint" }).notNull(),
+    mensajeId: bigint("mensaje_id", { mode: "bigint" }).notNull(),
+    /** `mensaje`, `edicion` or `eliminacion`. */
+    tipo: text("tipo").notNull(),
+    en: timestamp("en", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("cambios_sala_sala_idx").on(t.salaChatId, t.xid, t.pos), index("cambios_sala_en_idx").on(t.en)],
+);
+
+/** How far the change feed was pruned: a position at or before it may have lost changes. */
+export const cambiosPoda = pgTable("cambios_poda", {
+  id: integer("id").primaryKey(),
+  xid: xid8("xid").notNull(),
+  pos: bigint("pos", { mode: "bigint" }).notNull(),
 });
 
 export type Mensaje = typeof mensajes.$inferSelect;

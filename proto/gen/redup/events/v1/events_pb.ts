@@ -9,7 +9,7 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message as Message$1 } from "../../messages/v1/messages_pb.js";
+import type { Message as Message$1, MessageChangeKind } from "../../messages/v1/messages_pb.js";
 import { file_redup_messages_v1_messages } from "../../messages/v1/messages_pb.js";
 import type { RoomType } from "../../rooms/v1/rooms_pb.js";
 import { file_redup_rooms_v1_rooms } from "../../rooms/v1/rooms_pb.js";
@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file redup/events/v1/events.proto.
  */
 export const file_redup_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxyZWR1cC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9yZWR1cC5ldmVudHMudjEilQEKDk1lc3NhZ2VDcmVhdGVkEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEg4KBm9yaWdpbhgCIAEoCRIQCghyb29tX3NlcRgDIAEoAxI0ChBwcmV2aW91c19zZW50X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKhAQoOUmVjZWlwdFVwZGF0ZWQSKgoEa2luZBgBIAEoDjIcLnJlZHVwLmV2ZW50cy52MS5SZWNlaXB0S2luZBISCgptZXNzYWdlX2lkGAIgASgDEhEKCXNlbmRlcl9pZBgDIAEoAxIUCgxyZWNpcGllbnRfaWQYBCABKAMSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKEU1lbWJlcnNoaXBDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAMSEAoIZ3JvdXBfaWQYAiABKAMSDgoGam9pbmVkGAMgASgIInQKDVR5cGluZ0NoYW5nZWQSDwoHdXNlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSDgoGdHlwaW5nGAQgASgIEg4KBnR0bF9tcxgFIAEoBSJXCg9SZWFkTWFya2VyTW92ZWQSDwoHdXNlcl9pZBgBIAEoAxIPCgdyb29tX2lkGAIgASgDEhIKCnJlYWRfdXBfdG8YAyABKAMSDgoGdW5yZWFkGAQgASgFImEKD1ByZXNlbmNlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgDEg4KBm9ubGluZRgCIAEoCBItCglsYXN0X3NlZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKl4KC1JlY2VpcHRLaW5kEhwKGFJFQ0VJUFRfS0lORF9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfS0lORF9ERUxJVkVSRUQQARIVChFSRUNFSVBUX0tJTkRfUkVBRBACYgZwcm90bzM", [file_google_protobuf_timestamp, file_redup_messages_v1_messages, file_redup_rooms_v1_rooms]);
+  fileDesc("ChxyZWR1cC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9yZWR1cC5ldmVudHMudjEilQEKDk1lc3NhZ2VDcmVhdGVkEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEg4KBm9yaWdpbhgCIAEoCRIQCghyb29tX3NlcRgDIAEoAxI0ChBwcmV2aW91c19zZW50X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKZAQoOTWVzc2FnZUNoYW5nZWQSMgoEa2luZBgBIAEoDjIkLnJlZHVwLm1lc3NhZ2VzLnYxLk1lc3NhZ2VDaGFuZ2VLaW5kEisKB21lc3NhZ2UYAiABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEiYKAmF0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKhAQoOUmVjZWlwdFVwZGF0ZWQSKgoEa2luZBgBIAEoDjIcLnJlZHVwLmV2ZW50cy52MS5SZWNlaXB0S2luZBISCgptZXNzYWdlX2lkGAIgASgDEhEKCXNlbmRlcl9pZBgDIAEoAxIUCgxyZWNpcGllbnRfaWQYBCABKAMSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKEU1lbWJlcnNoaXBDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAMSEAoIZ3JvdXBfaWQYAiABKAMSDgoGam9pbmVkGAMgASgIInQKDVR5cGluZ0NoYW5nZWQSDwoHdXNlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSDgoGdHlwaW5nGAQgASgIEg4KBnR0bF9tcxgFIAEoBSJXCg9SZWFkTWFya2VyTW92ZWQSDwoHdXNlcl9pZBgBIAEoAxIPCgdyb29tX2lkGAIgASgDEhIKCnJlYWRfdXBfdG8YAyABKAMSDgoGdW5yZWFkGAQgASgFImEKD1ByZXNlbmNlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgDEg4KBm9ubGluZRgCIAEoCBItCglsYXN0X3NlZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKl4KC1JlY2VpcHRLaW5kEhwKGFJFQ0VJUFRfS0lORF9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfS0lORF9ERUxJVkVSRUQQARIVChFSRUNFSVBUX0tJTkRfUkVBRBACYgZwcm90bzM", [file_google_protobuf_timestamp, file_redup_messages_v1_messages, file_redup_rooms_v1_rooms]);
 
 /**
  * MessageCreated announces a stored message to its recipients' and sender's devices.
@@ -79,6 +79,45 @@ export const MessageCreatedSchema: GenMessage<MessageCreated> = /*@__PURE__*/
   messageDesc(file_redup_events_v1_events, 0);
 
 /**
+ * MessageChanged announces an edit or a deletion to the devices of every member of the
+ * message's room, the sender's included. Published by the messages service on
+ * <prefix>.user.<id>.change for both users of a direct message and
+ * <prefix>.group.<group_id>.change for a group. An edge hands it to a socket only after the
+ * message itself.
+ *
+ * @generated from message redup.events.v1.MessageChanged
+ */
+export type MessageChanged = Message<"redup.events.v1.MessageChanged"> & {
+  /**
+   * EDITED or DELETED.
+   *
+   * @generated from field: redup.messages.v1.MessageChangeKind kind = 1;
+   */
+  kind: MessageChangeKind;
+
+  /**
+   * The message after the change (a deleted one without content).
+   *
+   * @generated from field: redup.messages.v1.Message message = 2;
+   */
+  message?: Message$1 | undefined;
+
+  /**
+   * When the change was made.
+   *
+   * @generated from field: google.protobuf.Timestamp at = 3;
+   */
+  at?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message redup.events.v1.MessageChanged.
+ * Use `create(MessageChangedSchema)` to create a new message.
+ */
+export const MessageChangedSchema: GenMessage<MessageChanged> = /*@__PURE__*/
+  messageDesc(file_redup_events_v1_events, 1);
+
+/**
  * ReceiptUpdated tells a sender that a recipient received or read a message.
  * Published on <prefix>.user.<sender_id>.receipt.
  *
@@ -126,7 +165,7 @@ export type ReceiptUpdated = Message<"redup.events.v1.ReceiptUpdated"> & {
  * Use `create(ReceiptUpdatedSchema)` to create a new message.
  */
 export const ReceiptUpdatedSchema: GenMessage<ReceiptUpdated> = /*@__PURE__*/
-  messageDesc(file_redup_events_v1_events, 1);
+  messageDesc(file_redup_events_v1_events, 2);
 
 /**
  * MembershipChanged tells every edge holding a user's sockets that the user joined or left
@@ -163,7 +202,7 @@ export type MembershipChanged = Message<"redup.events.v1.MembershipChanged"> & {
  * Use `create(MembershipChangedSchema)` to create a new message.
  */
 export const MembershipChangedSchema: GenMessage<MembershipChanged> = /*@__PURE__*/
-  messageDesc(file_redup_events_v1_events, 2);
+  messageDesc(file_redup_events_v1_events, 3);
 
 /**
  * TypingChanged tells the other members of a conversation that a user started or stopped
@@ -216,7 +255,7 @@ export type TypingChanged = Message<"redup.events.v1.TypingChanged"> & {
  * Use `create(TypingChangedSchema)` to create a new message.
  */
 export const TypingChangedSchema: GenMessage<TypingChanged> = /*@__PURE__*/
-  messageDesc(file_redup_events_v1_events, 3);
+  messageDesc(file_redup_events_v1_events, 4);
 
 /**
  * ReadMarkerMoved tells a user's devices that the user read a room up to a message, so
@@ -259,7 +298,7 @@ export type ReadMarkerMoved = Message<"redup.events.v1.ReadMarkerMoved"> & {
  * Use `create(ReadMarkerMovedSchema)` to create a new message.
  */
 export const ReadMarkerMovedSchema: GenMessage<ReadMarkerMoved> = /*@__PURE__*/
-  messageDesc(file_redup_events_v1_events, 4);
+  messageDesc(file_redup_events_v1_events, 5);
 
 /**
  * PresenceChanged tells that a user came online or went offline. Published by delivery on
@@ -295,7 +334,7 @@ export type PresenceChanged = Message<"redup.events.v1.PresenceChanged"> & {
  * Use `create(PresenceChangedSchema)` to create a new message.
  */
 export const PresenceChangedSchema: GenMessage<PresenceChanged> = /*@__PURE__*/
-  messageDesc(file_redup_events_v1_events, 5);
+  messageDesc(file_redup_events_v1_events, 6);
 
 /**
  * ReceiptKind says which receipt changed.

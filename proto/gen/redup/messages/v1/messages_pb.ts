@@ -18,7 +18,7 @@ import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file redup/messages/v1/messages.proto.
  */
 export const file_redup_messages_v1_messages: GenFile = /*@__PURE__*/
-  fileDesc("CiByZWR1cC9tZXNzYWdlcy92MS9tZXNzYWdlcy5wcm90bxIRcmVkdXAubWVzc2FnZXMudjEixAMKB01lc3NhZ2USCgoCaWQYASABKAMSDAoEdXVpZBgCIAEoCRIPCgdyb29tX2lkGAMgASgDEisKCXJvb21fdHlwZRgEIAEoDjIYLnJlZHVwLnJvb21zLnYxLlJvb21UeXBlEhEKCXNlbmRlcl9pZBgFIAEoAxIKCgJ0bxgGIAEoAxI0CgxtZXNzYWdlX3R5cGUYByABKA4yHi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlVHlwZRIPCgdjb250ZW50GAggASgJEhMKC3VybF9hcmNoaXZvGAkgASgJEikKCG1ldGFkYXRhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgdzZW50X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNsaWVudF90aW1lc3RhbXAYDiABKAkSFQoNY2xpZW50X21zZ19pZBgPIAEoCSKjAgoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhEKCXNlbmRlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSNAoMbWVzc2FnZV90eXBlGAQgASgOMh4ucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZVR5cGUSDwoHY29udGVudBgFIAEoCRITCgt1cmxfYXJjaGl2bxgGIAEoCRIYChBjbGllbnRfdGltZXN0YW1wGAcgASgJEhUKDWNsaWVudF9tc2dfaWQYCCABKAkSKQoIbWV0YWRhdGEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBm9yaWdpbhgKIAEoCSJtChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCBIWCgpkaXNwYXRjaGVkGAMgASgIQgIYASJnChNTZW5kTWVzc2FnZXNSZXF1ZXN0EjcKCHJlcXVlc3RzGAEgAygLMiUucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0EhcKD2NvbXBhY3RfcmVzdWx0cxgCIAEoCCJNChRTZW5kTWVzc2FnZXNSZXNwb25zZRI1CgdyZXN1bHRzGAEgAygLMiQucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXN1bHQijAEKEVNlbmRNZXNzYWdlUmVzdWx0EjYKBHNlbnQYASABKAsyJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlSAASNAoFZXJyb3IYAiABKAsyIy5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZUVycm9ySABCCQoHb3V0Y29tZSIxChBTZW5kTWVzc2FnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSInChFHZXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDIkEKEkdldE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSIuChdCYXRjaEdldE1lc3NhZ2VzUmVxdWVzdBITCgttZXNzYWdlX2lkcxgBIAMoAyJIChhCYXRjaEdldE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIkwKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoAxIRCgliZWZvcmVfaWQYAiABKAMSEQoJcGFnZV9zaXplGAMgASgFIlwKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRIWCg5uZXh0X2JlZm9yZV9pZBgCIAEoAyJKChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDEg8KB2NvbnRlbnQYAyABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSI7ChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiRAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIlEKF0dldENvbnZlcnNhdGlvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiawoYR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEjYKDWNvbnZlcnNhdGlvbnMYASADKAsyHy5yZWR1cC5tZXNzYWdlcy52MS5Db252ZXJzYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuoBCgxDb252ZXJzYXRpb24SDwoHcm9vbV9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSGAoQcGVlcl9vcl9ncm91cF9pZBgDIAEoAxIwCgxsYXN0X21lc3NhZ2UYBCABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEjEKDWxhc3RfYWN0aXZpdHkYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnVucmVhZBgGIAEoBRISCgpyZWFkX3VwX3RvGAcgASgDKqgBCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIWChJNRVNTQUdFX1RZUEVfVEVYVE8QARIXChNNRVNTQUdFX1RZUEVfSU1BR0VOEAISGAoUTUVTU0FHRV9UWVBFX0FSQ0hJVk8QAxIWChJNRVNTQUdFX1RZUEVfQVVESU8QBBIYChRNRVNTQUdFX1RZUEVfU0lTVEVNQRAFMsEGCg9NZXNzYWdlc1NlcnZpY2USXAoLU2VuZE1lc3NhZ2USJS5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEl8KDFNlbmRNZXNzYWdlcxImLnJlZHVwLm1lc3NhZ2VzLnYxLlNlbmRNZXNzYWdlc1JlcXVlc3QaJy5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZXNSZXNwb25zZRJeCgpHZXRNZXNzYWdlEiQucmVkdXAubWVzc2FnZXMudjEuR2V0TWVzc2FnZVJlcXVlc3QaJS5yZWR1cC5tZXNzYWdlcy52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJwChBCYXRjaEdldE1lc3NhZ2VzEioucmVkdXAubWVzc2FnZXMudjEuQmF0Y2hHZXRNZXNzYWdlc1JlcXVlc3QaKy5yZWR1cC5tZXNzYWdlcy52MS5CYXRjaEdldE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJkCgxMaXN0TWVzc2FnZXMSJi5yZWR1cC5tZXNzYWdlcy52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucmVkdXAubWVzc2FnZXMudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJcCgtFZGl0TWVzc2FnZRIlLnJlZHVwLm1lc3NhZ2VzLnYxLkVkaXRNZXNzYWdlUmVxdWVzdBomLnJlZHVwLm1lc3NhZ2VzLnYxLkVkaXRNZXNzYWdlUmVzcG9uc2USZwoNRGVsZXRlTWVzc2FnZRInLnJlZHVwLm1lc3NhZ2VzLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GigucmVkdXAubWVzc2FnZXMudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlIgOQAgIScAoQR2V0Q29udmVyc2F0aW9ucxIqLnJlZHVwLm1lc3NhZ2VzLnYxLkdldENvbnZlcnNhdGlvbnNSZXF1ZXN0GisucmVkdXAubWVzc2FnZXMudjEuR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_redup_rooms_v1_rooms]);
+  fileDesc("CiByZWR1cC9tZXNzYWdlcy92MS9tZXNzYWdlcy5wcm90bxIRcmVkdXAubWVzc2FnZXMudjEixAMKB01lc3NhZ2USCgoCaWQYASABKAMSDAoEdXVpZBgCIAEoCRIPCgdyb29tX2lkGAMgASgDEisKCXJvb21fdHlwZRgEIAEoDjIYLnJlZHVwLnJvb21zLnYxLlJvb21UeXBlEhEKCXNlbmRlcl9pZBgFIAEoAxIKCgJ0bxgGIAEoAxI0CgxtZXNzYWdlX3R5cGUYByABKA4yHi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlVHlwZRIPCgdjb250ZW50GAggASgJEhMKC3VybF9hcmNoaXZvGAkgASgJEikKCG1ldGFkYXRhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgdzZW50X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNsaWVudF90aW1lc3RhbXAYDiABKAkSFQoNY2xpZW50X21zZ19pZBgPIAEoCSKjAgoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhEKCXNlbmRlcl9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSCgoCdG8YAyABKAMSNAoMbWVzc2FnZV90eXBlGAQgASgOMh4ucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZVR5cGUSDwoHY29udGVudBgFIAEoCRITCgt1cmxfYXJjaGl2bxgGIAEoCRIYChBjbGllbnRfdGltZXN0YW1wGAcgASgJEhUKDWNsaWVudF9tc2dfaWQYCCABKAkSKQoIbWV0YWRhdGEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBm9yaWdpbhgKIAEoCSJtChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCBIWCgpkaXNwYXRjaGVkGAMgASgIQgIYASJnChNTZW5kTWVzc2FnZXNSZXF1ZXN0EjcKCHJlcXVlc3RzGAEgAygLMiUucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0EhcKD2NvbXBhY3RfcmVzdWx0cxgCIAEoCCJNChRTZW5kTWVzc2FnZXNSZXNwb25zZRI1CgdyZXN1bHRzGAEgAygLMiQucmVkdXAubWVzc2FnZXMudjEuU2VuZE1lc3NhZ2VSZXN1bHQijAEKEVNlbmRNZXNzYWdlUmVzdWx0EjYKBHNlbnQYASABKAsyJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlSAASNAoFZXJyb3IYAiABKAsyIy5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZUVycm9ySABCCQoHb3V0Y29tZSIxChBTZW5kTWVzc2FnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSInChFHZXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDIkEKEkdldE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSIuChdCYXRjaEdldE1lc3NhZ2VzUmVxdWVzdBITCgttZXNzYWdlX2lkcxgBIAMoAyJIChhCYXRjaEdldE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIkwKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoAxIRCgliZWZvcmVfaWQYAiABKAMSEQoJcGFnZV9zaXplGAMgASgFIlwKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRIWCg5uZXh0X2JlZm9yZV9pZBgCIAEoAyJKChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgDEg8KB2NvbnRlbnQYAyABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZSI7ChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgDEg8KB3VzZXJfaWQYAiABKAMiRAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlIlEKF0dldENvbnZlcnNhdGlvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiawoYR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEjYKDWNvbnZlcnNhdGlvbnMYASADKAsyHy5yZWR1cC5tZXNzYWdlcy52MS5Db252ZXJzYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuoBCgxDb252ZXJzYXRpb24SDwoHcm9vbV9pZBgBIAEoAxImCgR0eXBlGAIgASgOMhgucmVkdXAucm9vbXMudjEuUm9vbVR5cGUSGAoQcGVlcl9vcl9ncm91cF9pZBgDIAEoAxIwCgxsYXN0X21lc3NhZ2UYBCABKAsyGi5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlEjEKDWxhc3RfYWN0aXZpdHkYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnVucmVhZBgGIAEoBRISCgpyZWFkX3VwX3RvGAcgASgDIkcKEkxpc3RDaGFuZ2VzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgDEg0KBWFmdGVyGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBSKAAQoTTGlzdENoYW5nZXNSZXNwb25zZRIxCgdjaGFuZ2VzGAEgAygLMiAucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZUNoYW5nZRIMCgRuZXh0GAIgASgJEhAKCGhhc19tb3JlGAMgASgIEhYKDnRvb19mYXJfYmVoaW5kGAQgASgIIpgBCg1NZXNzYWdlQ2hhbmdlEjIKBGtpbmQYASABKA4yJC5yZWR1cC5tZXNzYWdlcy52MS5NZXNzYWdlQ2hhbmdlS2luZBIrCgdtZXNzYWdlGAIgASgLMhoucmVkdXAubWVzc2FnZXMudjEuTWVzc2FnZRImCgJhdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqqAEKC01lc3NhZ2VUeXBlEhwKGE1FU1NBR0VfVFlQRV9VTlNQRUNJRklFRBAAEhYKEk1FU1NBR0VfVFlQRV9URVhUTxABEhcKE01FU1NBR0VfVFlQRV9JTUFHRU4QAhIYChRNRVNTQUdFX1RZUEVfQVJDSElWTxADEhYKEk1FU1NBR0VfVFlQRV9BVURJTxAEEhgKFE1FU1NBR0VfVFlQRV9TSVNURU1BEAUqmgEKEU1lc3NhZ2VDaGFuZ2VLaW5kEiMKH01FU1NBR0VfQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIfChtNRVNTQUdFX0NIQU5HRV9LSU5EX0NSRUFURUQQARIeChpNRVNTQUdFX0NIQU5HRV9LSU5EX0VESVRFRBACEh8KG01FU1NBR0VfQ0hBTkdFX0tJTkRfREVMRVRFRBADMqQHCg9NZXNzYWdlc1NlcnZpY2USXAoLU2VuZE1lc3NhZ2USJS5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJi5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEl8KDFNlbmRNZXNzYWdlcxImLnJlZHVwLm1lc3NhZ2VzLnYxLlNlbmRNZXNzYWdlc1JlcXVlc3QaJy5yZWR1cC5tZXNzYWdlcy52MS5TZW5kTWVzc2FnZXNSZXNwb25zZRJeCgpHZXRNZXNzYWdlEiQucmVkdXAubWVzc2FnZXMudjEuR2V0TWVzc2FnZVJlcXVlc3QaJS5yZWR1cC5tZXNzYWdlcy52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJwChBCYXRjaEdldE1lc3NhZ2VzEioucmVkdXAubWVzc2FnZXMudjEuQmF0Y2hHZXRNZXNzYWdlc1JlcXVlc3QaKy5yZWR1cC5tZXNzYWdlcy52MS5CYXRjaEdldE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJkCgxMaXN0TWVzc2FnZXMSJi5yZWR1cC5tZXNzYWdlcy52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucmVkdXAubWVzc2FnZXMudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJcCgtFZGl0TWVzc2FnZRIlLnJlZHVwLm1lc3NhZ2VzLnYxLkVkaXRNZXNzYWdlUmVxdWVzdBomLnJlZHVwLm1lc3NhZ2VzLnYxLkVkaXRNZXNzYWdlUmVzcG9uc2USZwoNRGVsZXRlTWVzc2FnZRInLnJlZHVwLm1lc3NhZ2VzLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GigucmVkdXAubWVzc2FnZXMudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlIgOQAgIScAoQR2V0Q29udmVyc2F0aW9ucxIqLnJlZHVwLm1lc3NhZ2VzLnYxLkdldENvbnZlcnNhdGlvbnNSZXF1ZXN0GisucmVkdXAubWVzc2FnZXMudjEuR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlIgOQAgESYQoLTGlzdENoYW5nZXMSJS5yZWR1cC5tZXNzYWdlcy52MS5MaXN0Q2hhbmdlc1JlcXVlc3QaJi5yZWR1cC5tZXNzYWdlcy52MS5MaXN0Q2hhbmdlc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_redup_rooms_v1_rooms]);
 
 /**
  * Message is one stored message (a row of `mensajes`) with its room's addressing.
@@ -763,6 +763,119 @@ export const ConversationSchema: GenMessage<Conversation> = /*@__PURE__*/
   messageDesc(file_redup_messages_v1_messages, 19);
 
 /**
+ * ListChangesRequest asks for a user's changes after a position.
+ *
+ * @generated from message redup.messages.v1.ListChangesRequest
+ */
+export type ListChangesRequest = Message$1<"redup.messages.v1.ListChangesRequest"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * The `next` of the previous call; empty for the current position (no changes, only `next`).
+   *
+   * @generated from field: string after = 2;
+   */
+  after: string;
+
+  /**
+   * Changes per page, 1 to 500 (0: 100).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message redup.messages.v1.ListChangesRequest.
+ * Use `create(ListChangesRequestSchema)` to create a new message.
+ */
+export const ListChangesRequestSchema: GenMessage<ListChangesRequest> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 20);
+
+/**
+ * ListChangesResponse is one page of changes, in order.
+ *
+ * @generated from message redup.messages.v1.ListChangesResponse
+ */
+export type ListChangesResponse = Message$1<"redup.messages.v1.ListChangesResponse"> & {
+  /**
+   * The changes after `after`.
+   *
+   * @generated from field: repeated redup.messages.v1.MessageChange changes = 1;
+   */
+  changes: MessageChange[];
+
+  /**
+   * The position to ask from next time.
+   *
+   * @generated from field: string next = 2;
+   */
+  next: string;
+
+  /**
+   * True when more changes wait after `next`.
+   *
+   * @generated from field: bool has_more = 3;
+   */
+  hasMore: boolean;
+
+  /**
+   * True when `after` is older than what is kept: changes were lost to the caller, who must
+   * reload history; `next` is then the current position.
+   *
+   * @generated from field: bool too_far_behind = 4;
+   */
+  tooFarBehind: boolean;
+};
+
+/**
+ * Describes the message redup.messages.v1.ListChangesResponse.
+ * Use `create(ListChangesResponseSchema)` to create a new message.
+ */
+export const ListChangesResponseSchema: GenMessage<ListChangesResponse> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 21);
+
+/**
+ * MessageChange is one entry of a change feed.
+ *
+ * @generated from message redup.messages.v1.MessageChange
+ */
+export type MessageChange = Message$1<"redup.messages.v1.MessageChange"> & {
+  /**
+   * What happened.
+   *
+   * @generated from field: redup.messages.v1.MessageChangeKind kind = 1;
+   */
+  kind: MessageChangeKind;
+
+  /**
+   * The message as it is now (edits and deletion applied), addressed for the feed's user.
+   *
+   * @generated from field: redup.messages.v1.Message message = 2;
+   */
+  message?: Message | undefined;
+
+  /**
+   * When it happened.
+   *
+   * @generated from field: google.protobuf.Timestamp at = 3;
+   */
+  at?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message redup.messages.v1.MessageChange.
+ * Use `create(MessageChangeSchema)` to create a new message.
+ */
+export const MessageChangeSchema: GenMessage<MessageChange> = /*@__PURE__*/
+  messageDesc(file_redup_messages_v1_messages, 22);
+
+/**
  * MessageType is the kind of content (column `mensajes.tipo_mensaje`, enum `tipo_mensaje_enum`).
  *
  * @generated from enum redup.messages.v1.MessageType
@@ -816,6 +929,47 @@ export enum MessageType {
  */
 export const MessageTypeSchema: GenEnum<MessageType> = /*@__PURE__*/
   enumDesc(file_redup_messages_v1_messages, 0);
+
+/**
+ * MessageChangeKind says what happened to a message.
+ *
+ * @generated from enum redup.messages.v1.MessageChangeKind
+ */
+export enum MessageChangeKind {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: MESSAGE_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The message was stored.
+   *
+   * @generated from enum value: MESSAGE_CHANGE_KIND_CREATED = 1;
+   */
+  CREATED = 1,
+
+  /**
+   * Its text was edited.
+   *
+   * @generated from enum value: MESSAGE_CHANGE_KIND_EDITED = 2;
+   */
+  EDITED = 2,
+
+  /**
+   * It was deleted.
+   *
+   * @generated from enum value: MESSAGE_CHANGE_KIND_DELETED = 3;
+   */
+  DELETED = 3,
+}
+
+/**
+ * Describes the enum redup.messages.v1.MessageChangeKind.
+ */
+export const MessageChangeKindSchema: GenEnum<MessageChangeKind> = /*@__PURE__*/
+  enumDesc(file_redup_messages_v1_messages, 1);
 
 /**
  * MessagesService stores and reads messages.
@@ -892,7 +1046,9 @@ export const MessagesService: GenService<{
   },
   /**
    * EditMessage replaces a message's content and sets `editado_en`. Only the sender may
-   * edit (PermissionDenied otherwise); a deleted message cannot be edited (FailedPrecondition).
+   * edit (PermissionDenied otherwise); a deleted message cannot be edited (FailedPrecondition:
+   * a delete is final). The text follows SendMessage's rules. Every member's devices learn of
+   * it: live (MessageChanged on the room's subjects) and through ListChanges.
    *
    * @generated from rpc redup.messages.v1.MessagesService.EditMessage
    */
@@ -902,8 +1058,9 @@ export const MessagesService: GenService<{
     output: typeof EditMessageResponseSchema;
   },
   /**
-   * DeleteMessage soft-deletes a message by setting `eliminado_en` (idempotent). Only the
-   * sender may delete (PermissionDenied otherwise).
+   * DeleteMessage soft-deletes a message by setting `eliminado_en` (idempotent: a second
+   * delete changes and announces nothing). Only the sender may delete (PermissionDenied
+   * otherwise). Every member's devices learn of it, live and through ListChanges.
    *
    * @generated from rpc redup.messages.v1.MessagesService.DeleteMessage
    */
@@ -923,6 +1080,23 @@ export const MessagesService: GenService<{
     methodKind: "unary";
     input: typeof GetConversationsRequestSchema;
     output: typeof GetConversationsResponseSchema;
+  },
+  /**
+   * ListChanges is a user's change feed: new messages, edits and deletes in every room the
+   * user is in, after a position the caller kept, in order (a message before its edits and
+   * its deletion). Positions follow commits: a page never skips a change that commits later
+   * with an earlier position, because a change is handed out only once every transaction
+   * older than it has ended (on the whole PostgreSQL server: a transaction left open there
+   * delays the feed, it never loses from it). Changes are kept CHANGE_FEED_RETENTION_SECONDS (3 days by
+   * default); a position older than what is kept answers too_far_behind (reload history).
+   * A call with an acting user may only ask for that user.
+   *
+   * @generated from rpc redup.messages.v1.MessagesService.ListChanges
+   */
+  listChanges: {
+    methodKind: "unary";
+    input: typeof ListChangesRequestSchema;
+    output: typeof ListChangesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_redup_messages_v1_messages, 0);
