@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     files: ["scripts/**/*.mjs"],
-    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+    languageOptions: { globals: { process: "readonly", console: "readonly", fetch: "readonly", URL: "readonly", URLSearchParams: "readonly" } },
   },
   {
     files: ["**/test/**/*.ts"],

@@ -69,5 +69,6 @@ describe("the embedded system", () => {
     } finally {
       await system.close();
     }
-  });
+    // Two starts of three embedded PGlite databases (WASM): over 30 s on 2 busy cores.
+  }, 120_000);
 });

@@ -41,10 +41,70 @@ export function createServiceMetrics(service: string) {
       help: "Events that could not be published on NATS",
       registers: [registry],
     }),
+    serving: new Gauge({
+      name: "redup_serving",
+      help: "1 while grpc.health.v1 answers SERVING (its database, and for delivery NATS, answers; not shutting down), else 0; read on each scrape",
+      registers: [registry],
+    }),
+    dbPoolMax: new Gauge({
+      name: "redup_db_pool_max",
+      help: "Most connections the database pool opens (DB_POOL_MAX)",
+      registers: [registry],
+    }),
   };
 }
 
 export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
+
+/**
+ * `redup_nats_connected`: 1 while the service's NATS connection is up, read on each scrape.
+ * Registered only by the services that publish on NATS (messages, delivery).
+ */
+export function watchBus(metrics: ServiceMetrics, bus: { readonly connected: boolean }): void {
+  new Gauge({
+    name: "redup_nats_connected",
+    help: "1 while this service's NATS connection is up, else 0 (live events then wait in the outbox, or are not published)",
+    registers: [metrics.registry],
+    collect() {
+      this.set(bus.connected ? 1 : 0);
+    },
+  });
+}
+
+/** What `watchOutbox` reads on each scrape. */
+export interface OutboxBacklog {
+  /** Stored messages whose hand-off (recipients, live event) has not completed yet. */
+  pending: number;
+  /** Of those, the ones the outbox sweep has had to take over at least once. */
+  retrying: number;
+}
+
+/**
+ * `redup_outbox_backlog` and `redup_outbox_retrying`, read by `read` (one cheap query) on
+ * each scrape. When it fails (the database is down) the two series are absent from that
+ * scrape rather than stale; `redup_serving` says why.
+ */
+export function watchOutbox(metrics: ServiceMetrics, read: () => Promise<OutboxBacklog>): void {
+  // Both gauges come from one read per scrape (their collects run together).
+  let last: { at: number; backlog: Promise<OutboxBacklog | undefined> } | undefined;
+  const current = () => {
+    if (!last || performance.now() - last.at > 1000) last = { at: performance.now(), backlog: read().catch(() => undefined) };
+    return last.backlog;
+  };
+  const gauge = (name: string, help: string, pick: (b: OutboxBacklog) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      async collect() {
+        const backlog = await current();
+        if (backlog) this.set(pick(backlog));
+        else this.reset();
+      },
+    });
+  gauge("redup_outbox_backlog", "Stored messages whose hand-off (recipients, then the live event) has not completed yet, shared by every messages replica", (b) => b.pending);
+  gauge("redup_outbox_retrying", "Outbox entries whose hand-off failed or was abandoned and that the outbox sweep has taken over at least once", (b) => b.retrying);
+}
 
 /**
  * Observes each call's latency and status code into a histogram labelled with `code` plus
@@ -75,18 +135,20 @@ export async function serveMetrics(
   registry: Registry,
   host: string,
   port: number,
-  beforeCollect: () => void = () => {},
+  beforeCollect: () => void | Promise<void> = () => {},
 ): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
       res.writeHead(404).end();
       return;
     }
-    beforeCollect();
-    registry.metrics().then(
-      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
-      () => res.writeHead(500).end(),
-    );
+    Promise.resolve()
+      .then(beforeCollect)
+      .then(() => registry.metrics())
+      .then(
+        (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

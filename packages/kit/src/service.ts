@@ -138,11 +138,12 @@ export async function startService<TSchema extends Record<string, unknown>>(
   const metrics = createServiceMetrics(config.service);
   const parts = await options.build({ db: database.db, logger, metrics });
   const extraReady = parts.ready;
+  const ready = async () => (await database.ping()) && (extraReady ? await extraReady() : true);
   const server = await startConnectServer({
     routes: parts.routes,
     interceptors: [rpcMetrics(metrics), ...(parts.interceptors ?? [])],
     serviceNames: options.serviceNames,
-    ready: async () => (await database.ping()) && (extraReady ? await extraReady() : true),
+    ready,
     logger,
     host: config.host,
     port: config.port,
@@ -151,15 +152,18 @@ export async function startService<TSchema extends Record<string, unknown>>(
   });
   if (config.serviceToken === undefined) logger.warn("[AUTH] no SERVICE_TOKEN: any caller on the network is accepted (development only)");
   logger.info({ url: server.url, services: options.serviceNames }, `[INICIO] ${config.service} listening on ${server.url}`);
+  let closing: Promise<void> | undefined;
   const metricsServer =
     config.metricsPort === undefined
       ? undefined
-      : await serveMetrics(metrics.registry, config.host, config.metricsPort, () => {
+      : await serveMetrics(metrics.registry, config.host, config.metricsPort, async () => {
           const stats = database.stats();
           for (const [state, value] of Object.entries(stats)) metrics.dbPool.set({ state }, value);
+          metrics.dbPoolMax.set(database.kind === "postgres" ? config.dbPoolMax : 1);
+          // What grpc.health.v1 answers now (NOT_SERVING from the start of shutdown).
+          metrics.serving.set(closing === undefined && (await ready().catch(() => false)) ? 1 : 0);
         });
   if (metricsServer) logger.info({ port: metricsServer.port }, `[METRICS] GET /metrics on port ${metricsServer.port}`);
-  let closing: Promise<void> | undefined;
   return {
     port: server.port,
     url: server.url,

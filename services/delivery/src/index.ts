@@ -1,4 +1,4 @@
-import { createNatsBus, createServiceClient, migrateOnly, startService, subjects, type EventBus, type Logger, type RunningServer } from "@redup/kit";
+import { createNatsBus, createServiceClient, migrateOnly, startService, subjects, watchBus, type EventBus, type Logger, type RunningServer } from "@redup/kit";
 import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
@@ -31,6 +31,7 @@ export function startDelivery(config: Config, logger: Logger, bus?: EventBus): P
         discovery: config.serviceDiscovery,
       });
       const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-delivery", logger });
+      watchBus(metrics, eventBus);
       const events = createEventPublisher(eventBus, subjects(config.subjectPrefix), logger, metrics);
       const reaper = startPresenceReaper({ db, events }, logger, config.presenceEdgeTimeoutMs);
       const pruner = startReceiptFeedPruner(db, config.changeFeedRetentionSeconds, logger);

@@ -62,6 +62,14 @@ export function createTurns(limit: number) {
         waiting.shift()?.();
       }
     },
+    /** Tasks waiting for their turn (metrics). */
+    get waiting() {
+      return waiting.length;
+    },
+    /** Tasks running now (metrics). */
+    get active() {
+      return active;
+    },
   };
 }
 

@@ -57,10 +57,54 @@ export function createMetrics() {
       help: "Pending messages replayed to connecting sockets",
       registers: [registry],
     }),
+    handshakes: new Counter({
+      name: "redup_edge_handshakes_total",
+      help: "Socket.IO handshakes, by outcome: ok, or the refusal's code (SERVER_FULL, TOO_MANY_CONNECTIONS, UNAUTHORIZED, USER_ID_REQUIRED...)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    eventDuration: new Histogram({
+      name: "redup_edge_event_duration_seconds",
+      help: "Time from a client event's arrival to its answer (for send_message: send to ACK), waiting included, by event",
+      labelNames: ["event"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The parts of a running edge whose state the gauges below read on each scrape. */
+export interface EdgeGaugeSources {
+  bus: { readonly connected: boolean };
+  fanout: { readonly subscriptionCount: number };
+  catchUpTurns: { readonly waiting: number; readonly active: number };
+  inflight: { count: number };
+  maxConnections: number;
+  maxPendingEvents: number;
+}
+
+/** Registers the gauges read from the edge's parts, once they exist. */
+export function watchEdge(metrics: Metrics, from: EdgeGaugeSources): void {
+  const registers = [metrics.registry];
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge("redup_edge_nats_connected", "1 while this edge's NATS connection is up, else 0 (no live events arrive; sends are still stored)", () => (from.bus.connected ? 1 : 0));
+  gauge("redup_edge_nats_subscriptions", "NATS subjects this edge is subscribed to (one per user and group it holds sockets for)", () => from.fanout.subscriptionCount);
+  gauge("redup_edge_catch_up_waiting", "Connected sockets waiting for their turn to replay pending messages (CATCH_UP_CONCURRENCY replay at once)", () => from.catchUpTurns.waiting);
+  gauge("redup_edge_catch_up_active", "Sockets replaying pending messages now", () => from.catchUpTurns.active);
+  gauge("redup_edge_pending_events", "Client events in progress on this edge, all sockets together (refused OVERLOADED past MAX_PENDING_EVENTS)", () => from.inflight.count);
+  gauge("redup_edge_max_pending_events", "MAX_PENDING_EVENTS: the most client events in progress before new ones are refused OVERLOADED", () => from.maxPendingEvents);
+  gauge("redup_edge_max_connections", "MAX_CONNECTIONS: the most sockets this edge accepts before refusing SERVER_FULL", () => from.maxConnections);
+}
 
 /** Observes every service call's latency and outcome. */
 export const rpcMetricsInterceptor = (metrics: Metrics): Interceptor =>

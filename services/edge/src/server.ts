@@ -20,7 +20,7 @@ import { createRateLimiter, createTurns } from "./limits.js";
 import { createCatchUpReads } from "./catch-up-reads.js";
 import { createMarkQueue } from "./mark-queue.js";
 import { createSendQueue } from "./send-queue.js";
-import { createMetrics, rpcMetricsInterceptor } from "./metrics.js";
+import { createMetrics, rpcMetricsInterceptor, watchEdge } from "./metrics.js";
 import { createPacketEncoder } from "./packets.js";
 import { createRoomReader } from "./room-reader.js";
 import { createPresenceReporter } from "./presence-reporter.js";
@@ -103,6 +103,14 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     catchUpTurns: createTurns(config.catchUpConcurrency),
     inflight: { count: 0 },
   };
+  watchEdge(metrics, {
+    bus,
+    fanout: context.fanout,
+    catchUpTurns: context.catchUpTurns,
+    inflight: context.inflight,
+    maxConnections: config.limits.maxConnections,
+    maxPendingEvents: config.maxPendingEvents,
+  });
   let draining = false;
   const docs = loadDocs();
   if (!docs) logger.warn("[DOCS] docs/protocol.md or docs/asyncapi.yaml not found: /docs is not served");

@@ -1,6 +1,7 @@
-import { createNatsBus, createServiceClient, migrateOnly, startService, subjects, type EventBus, type Logger, type RunningServer } from "@redup/kit";
+import { createNatsBus, createServiceClient, migrateOnly, startService, subjects, watchBus, watchOutbox, type EventBus, type Logger, type RunningServer } from "@redup/kit";
 import { DeliveryService } from "@redup/proto/redup/delivery/v1/delivery_pb";
 import { RoomsService } from "@redup/proto/redup/rooms/v1/rooms_pb";
+import { outboxBacklog } from "./db/queries.js";
 import * as schema from "./db/schema.js";
 import type { Config } from "./config.js";
 import { startFeedPruner } from "./change-feed.js";
@@ -32,6 +33,8 @@ export function startMessages(config: Config, logger: Logger, bus?: EventBus): P
       const rooms = createServiceClient(RoomsService, { ...clientOptions, baseUrl: config.roomsUrl });
       const delivery = createServiceClient(DeliveryService, { ...clientOptions, baseUrl: config.deliveryUrl, timeoutMs: config.dispatchTimeoutMs });
       const eventBus = bus ?? createNatsBus({ servers: config.natsServers, name: "redup-messages", logger });
+      watchBus(metrics, eventBus);
+      watchOutbox(metrics, () => outboxBacklog(db));
       const directory = createRoomDirectory(rooms);
       const events = createMessageEvents(eventBus, subjects(config.subjectPrefix), metrics);
       const dispatcher = createDispatcher({ db, delivery, events, rooms: directory, logger, metrics, intervalMs: config.dispatchRetryIntervalMs, maxBatch: config.sendBatchMax });

@@ -7,8 +7,10 @@
  * the end make sure the checks fail when something is missing.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { DASHBOARD_FILE, RULES_FILE } from "@redup/monitoring";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   byName,
@@ -17,11 +19,14 @@ import {
   DEPLOY,
   EDGE_HTTP,
   loadLoaders,
+  metricsPortOf,
+  parseYaml,
   parseYamlFile,
   rel,
   ROOT,
   SERVICES,
   service,
+  rulesJobPattern,
   URL_VARS,
   works,
   type AppService,
@@ -155,6 +160,90 @@ function checkLoadBalancer(kind: "haproxy" | "nginx", text: string, edge: { host
 }
 
 
+// ---------------------------------------------------------------------------------------------
+// The monitoring profile: Prometheus and Grafana
+
+/** A bind mount of a compose service: the host path (resolved from deploy/) and where it goes. */
+function mountOf(svc: Obj, target: string): string | undefined {
+  for (const volume of (svc.volumes ?? []).map(String)) {
+    const [source, to] = volume.split(":");
+    if (to === target && source?.startsWith("./")) return resolve(DEPLOY, source);
+  }
+  return undefined;
+}
+
+const inProfile = (compose: Obj, image: string) =>
+  Object.entries(compose.services as Record<string, Obj>).filter(([, svc]) => isImage(svc, image) || isImage(svc, `prom/${image}`) || isImage(svc, `grafana/${image}`));
+
+/**
+ * Prometheus scrapes every replica of every service where it serves /metrics, under the job
+ * names the rules expect, and loads the rules file; Grafana gets that Prometheus as its
+ * datasource and the dashboard. Returns Prometheus's configuration.
+ */
+function checkMonitoringProfile(compose: Obj, prometheusConfig: Obj) {
+  const services: Record<string, Obj> = compose.services;
+  const proms = inProfile(compose, "prometheus");
+  expect(proms.length, "compose: one Prometheus").toBe(1);
+  const [promName, prom] = proms[0]!;
+  expect(prom.profiles, `${promName}: profiles`).toEqual(["monitoring"]);
+  const argv = composeCommand(prom);
+  const configPath = argv.find((a) => a.startsWith("--config.file="))?.split("=")[1] ?? "/etc/prometheus/prometheus.yml";
+  expect(mountOf(prom, configPath), `${promName}: mounts deploy/monitoring/prometheus/prometheus.yml at ${configPath}`).toBe(join(DEPLOY, "monitoring/prometheus/prometheus.yml"));
+  // The rules file is mounted where rule_files looks.
+  const rulesMount = (prom.volumes ?? []).map(String).find((v: string) => resolve(DEPLOY, v.split(":")[0]!) === RULES_FILE);
+  expect(rulesMount, `${promName}: does not mount ${rel(RULES_FILE)}`).toBeTruthy();
+  const rulesAt = rulesMount!.split(":")[1]!;
+  const globs: string[] = prometheusConfig.rule_files ?? [];
+  const globToRegExp = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}$`);
+  expect(globs.some((g) => globToRegExp(g).test(rulesAt)), `prometheus.yml rule_files ${JSON.stringify(globs)} do not match ${rulesAt}`).toBe(true);
+  // Every service, every replica, at its metrics port, as the job the rules expect.
+  const jobPattern = rulesJobPattern();
+  for (const s of SERVICES) {
+    const [name, svc] = Object.entries(services).find(([, x]) => composeRuns(x) === s.name)!;
+    const port = metricsPortOf(s, composeEnv(svc));
+    expect(port, `compose service ${name}: ${s.name.toUpperCase()}_METRICS_PORT is not set: no GET /metrics`).toBeTruthy();
+    const exposed = [...(svc.expose ?? []), ...(svc.ports ?? [])].map(String);
+    expect(exposed.some((p) => p === String(port) || p.endsWith(`:${port}`)), `compose service ${name}: metrics port ${port} not exposed`).toBe(true);
+    const jobs = (prometheusConfig.scrape_configs as Obj[]).filter((job) =>
+      [...(job.dns_sd_configs ?? []), ...(job.static_configs ?? [])].some(
+        (sd: Obj) => (sd.names ?? []).includes(name) || (sd.targets ?? []).some((t: string) => t.split(":")[0] === name),
+      ),
+    );
+    expect(jobs.length, `prometheus.yml: no job scrapes ${name}`).toBe(1);
+    const job = jobs[0]!;
+    const sd = (job.dns_sd_configs ?? []).find((x: Obj) => (x.names ?? []).includes(name));
+    // Every replica: DNS service discovery of the compose name (static targets would see one).
+    expect(sd, `prometheus.yml job ${job.job_name}: ${name} has replicas; use dns_sd_configs`).toBeTruthy();
+    expect(sd.type ?? "SRV", `prometheus.yml job ${job.job_name}: dns type`).toBe("A");
+    expect(sd.port, `prometheus.yml job ${job.job_name}: port`).toBe(port);
+    expect(job.metrics_path ?? "/metrics").toBe("/metrics");
+    expect(job.job_name, `prometheus.yml job ${job.job_name} is not what the rules expect (${jobPattern})`).toMatch(jobPattern);
+    expect(composeDependsOn(prom), `${promName}: depends_on ${name}`).toContain(name);
+  }
+  // Grafana: provisioned with that Prometheus and the dashboard.
+  const grafanas = inProfile(compose, "grafana");
+  expect(grafanas.length, "compose: one Grafana").toBe(1);
+  const [grafanaName, grafana] = grafanas[0]!;
+  expect(grafana.profiles, `${grafanaName}: profiles`).toEqual(["monitoring"]);
+  const provisioning = mountOf(grafana, "/etc/grafana/provisioning");
+  expect(provisioning, `${grafanaName}: mounts its provisioning from deploy/`).toBeTruthy();
+  const datasources = readdirSync(join(provisioning!, "datasources")).flatMap((f) => parseYamlFile(join(provisioning!, "datasources", f))).flatMap((d: Obj) => d.datasources ?? []);
+  const datasource = datasources.find((d: Obj) => d.type === "prometheus");
+  expect(datasource, `${grafanaName}: no Prometheus datasource provisioned`).toBeTruthy();
+  const url = new URL(datasource.url);
+  expect(url.hostname, `${grafanaName}: datasource ${datasource.url}`).toBe(promName);
+  expect(url.port, `${grafanaName}: datasource port`).toBe("9090");
+  expect(composeDependsOn(grafana)).toContain(promName);
+  const providers = readdirSync(join(provisioning!, "dashboards")).flatMap((f) => parseYamlFile(join(provisioning!, "dashboards", f))).flatMap((d: Obj) => d.providers ?? []);
+  const dashboardsDir = providers.map((p: Obj) => p.options?.path).find(Boolean);
+  expect(dashboardsDir, `${grafanaName}: no dashboard provider`).toBeTruthy();
+  const mounted = mountOf(grafana, dashboardsDir);
+  expect(mounted, `${grafanaName}: nothing mounted at the provider's path ${dashboardsDir}`).toBeTruthy();
+  expect(existsSync(join(mounted!, "redup-chat.json")) && join(mounted!, "redup-chat.json") === DASHBOARD_FILE, `${grafanaName}: ${rel(DASHBOARD_FILE)} is not under ${dashboardsDir}`).toBe(true);
+}
+
+const PROMETHEUS_YML = join(DEPLOY, "monitoring/prometheus/prometheus.yml");
+
 // =============================================================================================
 
 beforeAll(loadLoaders);
@@ -224,6 +313,27 @@ describe("deploy/docker-compose.yml", () => {
     checkLoadBalancer(isImage(lb, "haproxy") ? "haproxy" : "nginx", readFileSync(file, "utf8"), { host: edgeName, port: service("edge").port }, rel(file));
   });
 
+  it("has a monitoring profile: Prometheus scraping every replica, with the rules; Grafana with the dashboard", () => {
+    checkMonitoringProfile(compose(), parseYamlFile(PROMETHEUS_YML)[0]);
+  });
+
+  it("has a Prometheus configuration that promtool accepts, with the rules it loads", (ctx) => {
+    if (!works("promtool", ["--version"])) ctx.skip("promtool is not installed here (Debian: apt-get install prometheus); .ci/run installs it");
+    // The rules where the container has them: a copy whose rule_files name the file in deploy/.
+    const dir = mkdtempSync(join(tmpdir(), "redup-prometheus-"));
+    try {
+      const config = parseYamlFile(PROMETHEUS_YML)[0];
+      config.rule_files = [RULES_FILE];
+      const file = join(dir, "prometheus.yml");
+      writeFileSync(file, JSON.stringify(config));
+      const r = spawnSync("promtool", ["check", "config", file], { encoding: "utf8", timeout: 30_000 });
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/SUCCESS: \d+ rules found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("is valid for docker compose (where docker compose runs)", (ctx) => {
     if (!works("docker", ["compose", "version"])) {
       ctx.skip("`docker compose version` does not answer here (no compose v2): `docker compose config -q` not run; the checks above did run");
@@ -247,6 +357,27 @@ describe("negative controls: the checks fail when compose or its load balancer i
     const e = compose();
     composeRunning(e, "messages").environment.ROOMS_URL = "http://rooms:50052";
     expect(() => checkComposeService(e, service("messages"))).toThrow(/ROOMS_URL port/);
+  });
+
+  it("a Prometheus that misses a service, scrapes the wrong port or names the job otherwise; a service without its metrics port", () => {
+    const prometheus = () => parseYamlFile(PROMETHEUS_YML)[0] as Obj;
+    const jobOf = (config: Obj, name: string) => (config.scrape_configs as Obj[]).find((j) => j.job_name === name)!;
+    expect(() => checkMonitoringProfile(compose(), prometheus())).not.toThrow();
+    const noEdge = prometheus();
+    noEdge.scrape_configs = noEdge.scrape_configs.filter((j: Obj) => j.job_name !== "redup-edge");
+    expect(() => checkMonitoringProfile(compose(), noEdge)).toThrow(/no job scrapes edge/);
+    const wrongPort = prometheus();
+    jobOf(wrongPort, "redup-messages").dns_sd_configs[0].port = 50052;
+    expect(() => checkMonitoringProfile(compose(), wrongPort)).toThrow(/redup-messages: port/);
+    const renamed = prometheus();
+    jobOf(renamed, "redup-rooms").job_name = "rooms";
+    expect(() => checkMonitoringProfile(compose(), renamed)).toThrow(/is not what the rules expect/);
+    const noMetrics = compose();
+    delete composeRunning(noMetrics, "delivery").environment.DELIVERY_METRICS_PORT;
+    expect(() => checkMonitoringProfile(noMetrics, prometheus())).toThrow(/DELIVERY_METRICS_PORT is not set/);
+    const noRules = parseYaml(readFileSync(join(DEPLOY, "docker-compose.yml"), "utf8"), "compose")[0] as Obj;
+    noRules.services.prometheus.volumes = noRules.services.prometheus.volumes.filter((v: string) => !v.includes("rules"));
+    expect(() => checkMonitoringProfile(noRules, prometheus())).toThrow(/does not mount/);
   });
 
   it("a load balancer that strips Upgrade, has no tunnel timeout, or is not sticky", () => {

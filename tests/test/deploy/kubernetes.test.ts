@@ -12,6 +12,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DASHBOARD_FILE, readRules, RULES_FILE } from "@redup/monitoring";
 import {
   byName,
   checkLoadsConfig,
@@ -21,12 +22,15 @@ import {
   isPlainObject,
   K8S,
   loadLoaders,
+  metricsPortOf,
+  MONITORING,
   parseYaml,
   parseYamlFile,
   rel,
   SERVICES,
   service,
   URL_VARS,
+  rulesJobPattern,
   walk,
   works,
   type AppService,
@@ -128,6 +132,15 @@ function kustomizeBuild(dir: string): Obj[] {
     if (!existsSync(path)) throw new Error(`${where}: resource ${entry} does not exist`);
     objects.push(...(statSync(path).isDirectory() ? kustomizeBuild(path) : parseYamlFile(path)));
   }
+  // Components: their objects join this kustomization's (what they patch would be patched here).
+  for (const entry of k.components ?? []) {
+    const path = resolve(dir, entry);
+    if (!existsSync(path)) throw new Error(`${where}: component ${entry} does not exist`);
+    const component: Obj = parseYamlFile(kustomizationFile(path) ?? join(path, "kustomization.yaml"))[0] ?? {};
+    expect(component.kind, `${where}: ${entry} is not a kustomize Component`).toBe("Component");
+    expect(component.patches ?? component.patchesStrategicMerge, `${where}: patches in component ${entry} are not supported by this test`).toBeUndefined();
+    objects.push(...kustomizeBuild(path));
+  }
   for (const [kind, list] of [
     ["ConfigMap", k.configMapGenerator],
     ["Secret", k.secretGenerator],
@@ -138,7 +151,10 @@ function kustomizeBuild(dir: string): Obj[] {
       const behavior = gen.behavior ?? "create";
       if (behavior === "create") {
         expect(existing, `${where}: ${kind} ${gen.name} generated twice`).toBeUndefined();
-        objects.push(kind === "ConfigMap" ? { apiVersion: "v1", kind, metadata: { name: gen.name }, data } : { apiVersion: "v1", kind, metadata: { name: gen.name }, stringData: data });
+        const metadata: Obj = { name: gen.name };
+        if (gen.options?.labels) metadata.labels = { ...gen.options.labels };
+        if (gen.options?.annotations) metadata.annotations = { ...gen.options.annotations };
+        objects.push(kind === "ConfigMap" ? { apiVersion: "v1", kind, metadata, data } : { apiVersion: "v1", kind, metadata, stringData: data });
       } else {
         expect(existing, `${where}: ${kind} ${gen.name} (behavior ${behavior}) has nothing to ${behavior}`).toBeTruthy();
         const current = kind === "ConfigMap" ? existing!.data : existing!.stringData;
@@ -369,6 +385,13 @@ function checkKubernetes(objects: Obj[], where: string, production: boolean) {
       for (const u of urls) expect(u.port, `${w}: NATS_URL port`).toBe("4222");
     }
     checkLoadsConfig(s, env, w);
+    // Metrics are served, on a named container port.
+    const metricsPort = metricsPortOf(s, env);
+    expect(metricsPort, `${w}: ${s.name.toUpperCase()}_METRICS_PORT is not set: no GET /metrics`).toBeTruthy();
+    if (s.grpc) {
+      expect(resolvePort(container, "metrics"), `${w}: container port "metrics" must be ${s.name.toUpperCase()}_METRICS_PORT`).toBe(metricsPort);
+      expect(metricsPort, `${w}: metrics port`).not.toBe(s.port);
+    }
     // A Service for it, and a PodDisruptionBudget.
     const labels = obj.spec.template.metadata.labels;
     expect(objects.some((o) => o.kind === "Service" && matches(o.spec?.selector, labels)), `${w}: no Service selects it`).toBe(true);
@@ -442,6 +465,54 @@ function checkKubernetes(objects: Obj[], where: string, production: boolean) {
 }
 
 
+// ---------------------------------------------------------------------------------------------
+// Monitoring: the component deploy/monitoring the production overlay includes
+
+/**
+ * Prometheus Operator objects and the ConfigMaps: every service's pods are scraped by one
+ * PodMonitor on the port where the service serves /metrics, under the job name the rules
+ * expect; the PrometheusRule and the rules ConfigMap are the rules file; the dashboard
+ * ConfigMap carries the sidecar's label and the dashboard.
+ */
+function checkMonitoring(objects: Obj[], where: string) {
+  const monitors = objects.filter((o) => o.kind === "PodMonitor");
+  const jobPattern = rulesJobPattern();
+  for (const s of SERVICES) {
+    const { obj, container } = placeService(objects, s, where);
+    const w = `${where} ${s.name}`;
+    const labels = obj.spec.template.metadata.labels;
+    const selecting = monitors.filter((m) => matches(m.spec?.selector?.matchLabels, labels));
+    expect(selecting.length, `${w}: exactly one PodMonitor must select its pods`).toBe(1);
+    const monitor = selecting[0]!;
+    const endpoints: Obj[] = monitor.spec.podMetricsEndpoints ?? [];
+    expect(endpoints.length, `${w}: PodMonitor ${monitor.metadata.name} endpoints`).toBe(1);
+    const endpoint = endpoints[0]!;
+    const env = podEnv(objects, obj, container, w);
+    expect(resolvePort(container, endpoint.port), `${w}: PodMonitor ${monitor.metadata.name} scrapes port "${endpoint.port}", not where /metrics is served`).toBe(metricsPortOf(s, env));
+    expect(endpoint.path ?? "/metrics", `${w}: metrics path`).toBe("/metrics");
+    if (!s.grpc) expect(EDGE_HTTP).toContain('"/metrics"');
+    // The job label: redup-<pod label>, which the rules' job pattern must accept.
+    const relabel = (endpoint.relabelings ?? []).find((r: Obj) => r.targetLabel === "job");
+    expect(relabel, `${w}: PodMonitor ${monitor.metadata.name} does not set the job label`).toBeTruthy();
+    const source = String(relabel.sourceLabels?.[0] ?? "").replace(/^__meta_kubernetes_pod_label_/, "");
+    const labelValue = Object.entries(labels).find(([k]) => k.replace(/[^a-zA-Z0-9]/g, "_") === source)?.[1];
+    expect(labelValue, `${w}: job relabeling reads ${relabel.sourceLabels?.[0]}, which its pods do not have`).toBeTruthy();
+    const job = String(relabel.replacement ?? "$1").replace("$1", String(labelValue));
+    expect(job, `${w}: job "${job}" is not what the rules expect (${jobPattern})`).toMatch(jobPattern);
+  }
+  const rules = readRules(RULES_FILE);
+  const promRules = objects.filter((o) => o.kind === "PrometheusRule");
+  expect(promRules.length, `${where}: one PrometheusRule`).toBe(1);
+  expect(promRules[0]!.spec.groups, `${where}: PrometheusRule groups differ from ${rel(RULES_FILE)}`).toEqual(rules.groups);
+  const configMaps = objects.filter((o) => o.kind === "ConfigMap");
+  const rulesMap = configMaps.find((o) => Object.values(o.data ?? {}).includes(readFileSync(RULES_FILE, "utf8")));
+  expect(rulesMap, `${where}: no ConfigMap holds ${rel(RULES_FILE)}`).toBeTruthy();
+  const dashboards = configMaps.filter((o) => o.metadata?.labels?.grafana_dashboard === "1");
+  expect(dashboards.length, `${where}: one ConfigMap labelled grafana_dashboard: "1"`).toBe(1);
+  const [json] = Object.values(dashboards[0]!.data ?? {}) as string[];
+  expect(JSON.parse(json ?? "null"), `${where}: the dashboard ConfigMap does not hold ${rel(DASHBOARD_FILE)}`).toEqual(JSON.parse(readFileSync(DASHBOARD_FILE, "utf8")));
+}
+
 // =============================================================================================
 
 beforeAll(loadLoaders);
@@ -477,7 +548,7 @@ describe("YAML under deploy/", () => {
 });
 
 describe("Kubernetes (kustomize)", () => {
-  const kustomizations = walk(K8S).filter((f) => /^(kustomization\.ya?ml|Kustomization)$/.test(basename(f)));
+  const kustomizations = [...walk(K8S), join(MONITORING, "kustomization.yaml")].filter((f) => /^(kustomization\.ya?ml|Kustomization)$/.test(basename(f)));
 
   it("lists only files that exist, and every manifest beside a kustomization is used", () => {
     expect(kustomizations.length).toBeGreaterThanOrEqual(2);
@@ -486,7 +557,7 @@ describe("Kubernetes (kustomize)", () => {
       const k: Obj = parseYamlFile(file)[0];
       const where = rel(file);
       const used = new Set<string>();
-      for (const entry of k.resources ?? []) {
+      for (const entry of [...(k.resources ?? []), ...(k.components ?? [])]) {
         const path = resolve(dir, entry);
         expect(existsSync(path), `${where}: resource ${entry} does not exist`).toBe(true);
         if (statSync(path).isDirectory()) expect(kustomizationFile(path), `${where}: ${entry} has no kustomization`).toBeTruthy();
@@ -513,6 +584,7 @@ describe("Kubernetes (kustomize)", () => {
   it("production: pinned image, more replicas, a real CORS origin, and all of the above", () => {
     const objects = kustomizeBuild(join(K8S, "overlays/production"));
     checkKubernetes(objects, "kubernetes/overlays/production", true);
+    checkMonitoring(objects, "kubernetes/overlays/production");
     const base = kustomizeBuild(join(K8S, "base"));
     // Resource bumps really apply.
     const cpu = (objs: Obj[], name: string) => find(objs, "Deployment", name)?.spec.template.spec.containers[0].resources.requests.cpu;
@@ -526,8 +598,9 @@ describe("Kubernetes (kustomize)", () => {
     beforeAll(() => {
       if (!kubectl) return;
       // A copy with git-ignored credentials filled from their examples.
+      // All of deploy/: the production overlay includes ../../../monitoring.
       copy = mkdtempSync(join(tmpdir(), "redup-kustomize-"));
-      cpSync(K8S, copy, { recursive: true });
+      cpSync(DEPLOY, copy, { recursive: true });
       for (const example of walk(copy).filter((f) => f.endsWith(".example"))) {
         const real = example.slice(0, -".example".length);
         if (!existsSync(real)) cpSync(example, real);
@@ -538,7 +611,7 @@ describe("Kubernetes (kustomize)", () => {
     });
 
     const build = (dir: string) => {
-      const r = spawnSync("kubectl", ["kustomize", join(copy, dir)], { encoding: "utf8", timeout: 60_000 });
+      const r = spawnSync("kubectl", ["kustomize", join(copy, "kubernetes", dir)], { encoding: "utf8", timeout: 60_000 });
       expect(r.status, `kubectl kustomize ${dir}: ${r.stderr}`).toBe(0);
       return parseYaml(r.stdout, `kubectl kustomize ${dir}`);
     };
@@ -549,7 +622,9 @@ describe("Kubernetes (kustomize)", () => {
     });
     it("production", (ctx) => {
       if (!kubectl) ctx.skip(why);
-      checkKubernetes(build("overlays/production"), "kubectl kustomize overlays/production", true);
+      const objects = build("overlays/production");
+      checkKubernetes(objects, "kubectl kustomize overlays/production", true);
+      checkMonitoring(objects, "kubectl kustomize overlays/production");
     });
   });
 });
@@ -576,6 +651,32 @@ describe("negative controls: the checks fail when the Kubernetes manifests are w
     const placed = placeService(rootUser, service("messages"), "mutated");
     placed.obj.spec.template.spec.securityContext.runAsNonRoot = false;
     expect(() => checkKubernetes(rootUser, "mutated", false)).toThrow(/runAsNonRoot/);
+  });
+
+  it("a metrics port the container does not name, a PodMonitor on the wrong port or job, rules that drifted", () => {
+    const noPort = kustomizeBuild(join(K8S, "base"));
+    const rooms = placeService(noPort, service("rooms"), "mutated").container;
+    rooms.ports = rooms.ports.filter((p: Obj) => p.name !== "metrics");
+    expect(() => checkKubernetes(noPort, "mutated", false)).toThrow(/container port "metrics"/);
+
+    const noMetrics = kustomizeBuild(join(K8S, "base"));
+    for (const cm of noMetrics.filter((o) => o.kind === "ConfigMap")) delete cm.data.DELIVERY_METRICS_PORT;
+    expect(() => checkKubernetes(noMetrics, "mutated", false)).toThrow(/DELIVERY_METRICS_PORT is not set/);
+
+    const production = () => kustomizeBuild(join(K8S, "overlays/production"));
+    expect(() => checkMonitoring(production(), "production")).not.toThrow();
+    const wrongPort = production();
+    find(wrongPort, "PodMonitor", "redup-services")!.spec.podMetricsEndpoints[0].port = "grpc";
+    expect(() => checkMonitoring(wrongPort, "mutated")).toThrow(/scrapes port "grpc"/);
+    const wrongJob = production();
+    find(wrongJob, "PodMonitor", "redup-edge")!.spec.podMetricsEndpoints[0].relabelings[0].replacement = "chat-$1";
+    expect(() => checkMonitoring(wrongJob, "mutated")).toThrow(/job "chat-edge" is not what the rules expect/);
+    const drifted = production();
+    find(drifted, "PrometheusRule", "redup-chat")!.spec.groups[1].rules.pop();
+    expect(() => checkMonitoring(drifted, "mutated")).toThrow(/PrometheusRule groups differ/);
+    const unlabelled = production();
+    delete find(unlabelled, "ConfigMap", "redup-grafana-dashboard")!.metadata.labels;
+    expect(() => checkMonitoring(unlabelled, "mutated")).toThrow(/grafana_dashboard/);
   });
 
   it("a kustomization naming a file that does not exist", () => {

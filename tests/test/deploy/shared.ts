@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { expect } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { DEFAULT_PORTS } from "@redup/kit";
+import { alertsOf, readRules, RULES_FILE, shapeOf } from "@redup/monitoring";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEPLOY = join(ROOT, "deploy");
@@ -81,9 +82,10 @@ export interface AppService {
 
 /**
  * Workspaces that never ship in the image: the cross-service tests, the load generator and
- * the contract kit (run from a checkout against a deployment).
+ * the contract kit (run from a checkout against a deployment), and the monitoring code that
+ * writes and checks deploy/monitoring.
  */
-export const DEV_ONLY_WORKSPACES = new Set(["tests", "bench", "contract"]);
+export const DEV_ONLY_WORKSPACES = new Set(["tests", "bench", "contract", "monitoring"]);
 
 /** The least each service must be given, whatever its config.ts says. */
 // SERVICE_TOKEN is required in production by every service (and sent by every caller); the
@@ -177,6 +179,17 @@ export function checkLoadsConfig(s: AppService, env: Env, where: string) {
   }
 }
 
+/**
+ * Where a service serves GET /metrics with this environment, as its own loadConfig reads it:
+ * a gRPC service on <SERVICE>_METRICS_PORT (undefined: not served), the edge on its own port.
+ */
+export function metricsPortOf(s: AppService, env: Env): number | undefined {
+  if (!s.grpc) return s.port;
+  const loadConfig = loaders.get(s.name);
+  if (!loadConfig) throw new Error(`loadConfig of ${s.name} not loaded`);
+  return loadConfig({ ...env }).metricsPort as number | undefined;
+}
+
 /** Checks every service has: required variables, production mode, its port, a bind address. */
 export function checkRequiredEnv(s: AppService, env: Env, where: string) {
   for (const name of s.required) {
@@ -210,3 +223,19 @@ export function runNode(args: string[], env: Env): Promise<{ code: number; out: 
 
 export const isPlainObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring (deploy/monitoring)
+
+export const MONITORING = join(DEPLOY, "monitoring");
+
+/**
+ * The job names the alert rules expect (RedupTargetDown's `up{job=~"…"}`): every place that
+ * scrapes RedUP Chat must name its jobs so that each service's job matches.
+ */
+export function rulesJobPattern(): RegExp {
+  const alert = alertsOf(readRules(RULES_FILE)).find((a) => a.alert === "RedupTargetDown");
+  const matcher = shapeOf(alert!.expr).selectors.flatMap((sel) => sel.matchers).find((m) => m.name === "job");
+  if (!matcher) throw new Error("RedupTargetDown has no job matcher");
+  return new RegExp(`^(?:${matcher.value})$`);
+}

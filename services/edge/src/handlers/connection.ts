@@ -30,7 +30,12 @@ function refusal(message: string, code: string): ExtendedError {
  * the message and `data.code`; "user_id es requerido" is the guide's exact text.
  */
 export function createHandshake(ctx: EdgeContext, authenticate: (input: HandshakeInput) => Promise<Identity>) {
-  return (socket: EdgeSocket, next: (err?: ExtendedError) => void): void => {
+  return (socket: EdgeSocket, done: (err?: ExtendedError) => void): void => {
+    // Every handshake is counted by outcome: ok, or the refusal's code.
+    const next = (err?: ExtendedError) => {
+      ctx.metrics.handshakes.inc({ outcome: err ? String((err.data as { code?: unknown } | undefined)?.code ?? "error") : "ok" });
+      done(err);
+    };
     const { limits } = ctx.config;
     authenticate({ auth: socket.handshake.auth as Record<string, unknown> | undefined, query: socket.handshake.query })
       .then((identity) => {

@@ -81,6 +81,7 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
     } finally {
       member.queued--;
       ctx.inflight.count--;
+      ctx.metrics.eventDuration.observe({ event }, (performance.now() - arrived) / 1000);
     }
   });
 }

@@ -292,3 +292,17 @@ export async function retryDispatchLater(db: MessagesDb, ids: bigint[], delayMs:
 export async function completeDispatches(db: MessagesDb, ids: bigint[]): Promise<void> {
   if (ids.length > 0) await preparedQuery(db, "messages_complete", "delete from mensajes_despacho_pendiente where mensaje_id = any($1::bigint[])", [ids]);
 }
+
+/**
+ * The outbox's size, for metrics (read on each scrape): entries not handed off yet, counted up
+ * to `cap` so a huge backlog never makes a slow scan, and those the sweep has taken over.
+ */
+export async function outboxBacklog(db: MessagesDb, cap = 100_000): Promise<{ pending: number; retrying: number }> {
+  const [row] = await preparedQuery<{ pending: number; retrying: number }>(
+    db,
+    "messages_outbox_backlog",
+    "select count(*)::int as pending, (count(*) filter (where intentos > 0))::int as retrying from (select intentos from mensajes_despacho_pendiente limit $1) t",
+    [cap],
+  );
+  return { pending: Number(row?.pending ?? 0), retrying: Number(row?.retrying ?? 0) };
+}
