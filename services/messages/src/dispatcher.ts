@@ -43,6 +43,11 @@ export interface Dispatcher {
    * published. A hand-off that fails is retried from the outbox with backoff.
    */
   handOff(items: Outgoing[]): void;
+  /**
+   * Resolves once this process has tried to publish the message's live event (at once when it
+   * holds no such hand-off), so an edit or a deletion is published after the message itself.
+   */
+  published(messageId: bigint): Promise<void>;
   start(): void;
   /** Stops the outbox worker and waits for the hand-offs under way (what is left stays in the outbox). */
   stop(): Promise<void>;
@@ -66,6 +71,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   /** The latest hand-off that publishes into each room: a room's next batch publishes after it. */
   const turns = new Map<bigint, Promise<void>>();
+  /** Messages handed off here whose live event has not been published yet, by id. */
+  const unpublished = new Map<bigint, { done: Promise<void>; resolve: () => void }>();
+  const settle = (ids: Iterable<bigint>) => {
+    for (const id of ids) {
+      unpublished.get(id)?.resolve();
+      unpublished.delete(id);
+    }
+  };
 
   /** Handed-off entries are removed in batches (one DELETE for many); a crash before that only
    * means a redundant, idempotent hand-off later. */
@@ -132,6 +145,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         // The lease expires by itself; the next scan takes the entries then.
       });
     } finally {
+      settle(items.map(({ message }) => message.id));
       release();
       for (const { message } of items) if (turns.get(message.roomId) === mine) turns.delete(message.roomId);
     }
@@ -199,10 +213,18 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     handOff(items) {
       // Tracked from the moment it is queued, so stop() waits for it too. A refusal (the queue
       // is full) leaves the message to the outbox, which has it already.
-      for (const item of items)
+      for (const item of items) {
+        let resolve!: () => void;
+        const done = new Promise<void>((r) => (resolve = r));
+        unpublished.set(item.message.id, { done, resolve });
         void track(inline(item)).catch((err: unknown) => {
+          settle([item.message.id]);
           if (ConnectError.from(err).code !== Code.ResourceExhausted) logger.error({ err: describeError(err) }, "[DISPATCH] hand-off failed unexpectedly; the outbox retries it");
         });
+      }
+    },
+    published(messageId) {
+      return unpublished.get(messageId)?.done ?? Promise.resolve();
     },
     start() {
       stopped = false;

@@ -54,6 +54,7 @@ export function startMessages(config: Config, logger: Logger, bus?: EventBus): P
             readState: async (userId, roomIds) => (await delivery.batchGetReadState({ userId, roomIds })).states,
           },
           events,
+          published: (id) => dispatcher.published(id),
         }),
         async close() {
           await pruner.stop();

@@ -48,13 +48,30 @@ export interface MessagesDeps {
   conversations: ConversationSources;
   /** Live events of edits and deletions. */
   events: MessageEvents;
+  /** Resolves once the message's own live event went out from this process (see Dispatcher.published). */
+  published: (messageId: bigint) => Promise<void>;
 }
+
+/**
+ * How long an edit or a deletion waits for its message's live event to be published first.
+ * Past it the change goes anyway (the edge still holds it behind the message for a while).
+ */
+const CHANGE_AFTER_MESSAGE_MS = 5000;
 
 const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 200;
 
 export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof MessagesService> {
   const { db, directory } = deps;
+
+  /** Publishes a change once the message's own event went out, so subscribers see it second. */
+  const announce = async (kind: MessageChangeKind, message: Message, at: Date) => {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, CHANGE_AFTER_MESSAGE_MS)));
+    await Promise.race([deps.published(message.id), limit]);
+    clearTimeout(timer);
+    await deps.events.changed(kind, message, at);
+  };
 
   const load = async (id: bigint) => {
     const [row] = await q.getMessages(db, [id]);
@@ -155,7 +172,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       const at = await q.updateContent(db, id, userId, content);
       if (!at) throw failedPrecondition("a deleted message cannot be edited");
       const { message } = await load(id);
-      await deps.events.changed(MessageChangeKind.EDITED, message, at);
+      await announce(MessageChangeKind.EDITED, message, at);
       return { message };
     },
 
@@ -168,7 +185,7 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
       const deletedNow = await q.markDeleted(db, id, userId);
       const { message } = await load(id);
       // Announced once, by the call that deleted it.
-      if (deletedNow) await deps.events.changed(MessageChangeKind.DELETED, message, timestampDate(message.deletedAt!));
+      if (deletedNow) await announce(MessageChangeKind.DELETED, message, timestampDate(message.deletedAt!));
       return { message };
     },
   };
