@@ -7,7 +7,7 @@ import { createLogger } from "@redup/kit";
 import { coreTestEnv, createTestDatabase, startTcpBalancer, startTcpProxy, type TcpBalancer, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
 import { loadConfig, startEdge, type EdgeServer } from "@redup/edge";
 import { startCoreServices, type CoreServices } from "@redup/system";
-import { createChatClient, type ChatClient, type ChatClientOptions, type ChatEvents } from "../src/index.js";
+import { compareIds, createChatClient, type ChatClient, type ChatClientOptions, type ChatEvents } from "../src/index.js";
 
 const logger = createLogger({ service: "client-test", level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
 
@@ -84,4 +84,21 @@ export function online(client: ChatClient, timeoutMs = 10_000): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Every stored message of a conversation, oldest first, read through the client's history paging. */
+export async function fullHistory(client: ChatClient, type: "directo" | "grupal", to: string): Promise<{ mensaje_id: string | null; message: string; from: string }[]> {
+  const pages: { mensaje_id: string | null; message: string; from: string }[] = [];
+  let before: string | null = null;
+  do {
+    const page = await client.history({ type, to, before_id: before, limit: 200 });
+    pages.push(...page.messages);
+    before = page.next_before_id;
+  } while (before !== null);
+  return pages.reverse();
+}
+
+/** True when the ids are strictly increasing: one room's order, no repeats. */
+export function inRoomOrder(ids: (string | null)[]): boolean {
+  return ids.every((id, i) => i === 0 || (id !== null && ids[i - 1] !== null && compareIds(ids[i - 1]!, id) < 0));
 }
