@@ -13,6 +13,7 @@ const logger = createLogger({ service: "client-test", level: process.env["TEST_L
 
 export interface Stack {
   startEdge(extra?: Record<string, string>): Promise<EdgeServer>;
+  stopEdge(edge: EdgeServer): Promise<void>;
   proxy(edge: EdgeServer): Promise<TcpProxy>;
   balancer(ports: number[]): Promise<TcpBalancer>;
   /** A client that connects, and is closed with the stack. */
@@ -34,6 +35,10 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       const edge = await startEdge(loadConfig({ ...env, PORT: "0", ...budgets, ...extra }), logger);
       edges.push(edge);
       return edge;
+    },
+    async stopEdge(edge) {
+      edges.splice(edges.indexOf(edge), 1);
+      await edge.close();
     },
     async proxy(edge) {
       const proxy = await startTcpProxy(edge.port);
