@@ -4,7 +4,7 @@
  * and an edge (a proxy to cut, a balancer over several edges).
  */
 import { createLogger } from "@redup/kit";
-import { coreTestEnv, createTestDatabase, startTcpBalancer, startTcpProxy, type TcpBalancer, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, withClient, startTcpBalancer, startTcpProxy, type TcpBalancer, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
 import { loadConfig, startEdge, type EdgeServer } from "@redup/edge";
 import { startCoreServices, type CoreServices } from "@redup/system";
 import { compareIds, createChatClient, type ChatClient, type ChatClientOptions, type ChatEvents } from "../src/index.js";
@@ -18,6 +18,8 @@ export interface Stack {
   balancer(ports: number[]): Promise<TcpBalancer>;
   /** A client that connects, and is closed with the stack. */
   client(port: number, options: Partial<ChatClientOptions> & Pick<ChatClientOptions, "auth">): ChatClient;
+  /** SQL on the services' database (to see what was stored, or wait for the feed's pruning). */
+  query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       client.connect();
       return client;
     },
+    query: (sql, params = []) => withClient(db.url, async (c) => (await c.query(sql, params)).rows),
     async close() {
       for (const c of closers) await c.close();
       for (const edge of edges) await edge.close().catch(() => undefined);
