@@ -1,0 +1,223 @@
+/**
+ * The open conversation on the right: bubbles in the room's order, ticks on the user's own
+ * messages (✓ stored, ✓✓ delivered, blue ✓✓ read), the peer's presence, who is typing,
+ * older pages of history when scrolled to the top, and the send box.
+ */
+import type { MessageDeliveredEvent, MessageReadEvent, PresenceEvent, ReceivedMessage } from "../src/events.js";
+import type { ChatClient, ChatClientEvents } from "./client.js";
+import { $, el, newer, when } from "./dom.js";
+import type { Inbox, InboxRoom } from "./inbox.js";
+import { roomKey, roomName, roomOf, type RoomRef } from "./rooms.js";
+
+const PAGE = 30;
+// The protocol asks for a typing refresh about every 3 s while the user keeps typing.
+const TYPING_REFRESH_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+
+type Receipt = "delivered" | "read";
+
+export function createConversation(client: ChatClient, me: string, inbox: Inbox) {
+  const messages = $("messages");
+  const older = el("p", "", "");
+  older.id = "older";
+  let room: InboxRoom | null = null;
+  let nextBefore: string | null = null;
+  let loadingOlder = false;
+  const bubbles = new Map<string, HTMLElement>();
+  // Receipts arrive for any conversation, also for one not on screen; kept until shown.
+  const receipts = new Map<string, Receipt>();
+  const typers = new Map<string, ReturnType<typeof setTimeout>>();
+  let typingSentAt = 0;
+  let typingIdle: ReturnType<typeof setTimeout> | undefined;
+
+  const isHere = (ref: RoomRef) => room !== null && roomKey(ref) === roomKey(room);
+
+  function ticks(bubble: HTMLElement, state: "pending" | "sent" | Receipt | "failed") {
+    const mark = bubble.querySelector(".ticks");
+    if (!mark) return;
+    mark.className = `ticks ${state}`;
+    mark.textContent = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠" }[state];
+    bubble.dataset["state"] = state;
+  }
+
+  function bubble(m: Pick<ReceivedMessage, "from" | "message" | "enviado_en" | "timestamp">): HTMLElement {
+    const mine = m.from === me;
+    const node = el("div", mine ? "bubble mine" : "bubble");
+    if (!mine && room?.type === "grupal") node.append(el("span", "from", `Usuario ${m.from}`));
+    node.append(el("span", "text", m.message));
+    const meta = el("span", "meta", when(m.enviado_en || m.timestamp));
+    if (mine) meta.append(el("span", "ticks"));
+    node.append(meta);
+    return node;
+  }
+
+  function place(m: ReceivedMessage, where: "top" | "bottom"): HTMLElement | undefined {
+    if (m.mensaje_id && bubbles.has(m.mensaje_id)) return undefined;
+    const node = bubble(m);
+    if (m.mensaje_id) {
+      node.dataset["id"] = m.mensaje_id;
+      bubbles.set(m.mensaje_id, node);
+    }
+    if (m.from === me) ticks(node, (m.mensaje_id && receipts.get(m.mensaje_id)) || "sent");
+    if (where === "bottom") messages.append(node);
+    else older.after(node);
+    return node;
+  }
+
+  const atBottom = () => messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+  const toBottom = () => (messages.scrollTop = messages.scrollHeight);
+
+  /** Everything the user received here up to the newest shown message is read now. */
+  function markRead(newest: ReceivedMessage | undefined) {
+    if (!newest?.mensaje_id || !newest.sala_chat_id || newest.from === me || !room) return;
+    if (!newer(newest.mensaje_id, room.readUpTo) && room.unread === 0) return;
+    client.markReadUpTo(newest.sala_chat_id, newest.mensaje_id).catch(() => undefined);
+  }
+
+  async function loadOlder() {
+    if (!room || !nextBefore || loadingOlder) return;
+    loadingOlder = true;
+    const current = room;
+    older.textContent = "cargando mensajes anteriores…";
+    try {
+      const page = await client.history({ type: current.type, to: current.to, before_id: nextBefore, limit: PAGE });
+      if (room !== current) return;
+      // Keep the message the user was looking at in place while older ones go above it.
+      const before = messages.scrollHeight;
+      for (const m of page.messages) place(m, "top");
+      messages.scrollTop += messages.scrollHeight - before;
+      nextBefore = page.next_before_id;
+    } finally {
+      loadingOlder = false;
+      older.textContent = nextBefore ? "" : "principio de la conversación";
+    }
+  }
+
+  function showTyping() {
+    const names = [...typers.keys()].map((id) => `Usuario ${id}`);
+    $("typing").textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "están" : "está"} escribiendo…` : "";
+  }
+
+  function showPresence(p: PresenceEvent | null) {
+    const label = $("presence");
+    label.className = p?.online ? "online" : "";
+    label.textContent = !p ? "" : p.online ? "en línea" : p.last_seen ? `últ. vez ${when(p.last_seen)}` : "desconectado";
+  }
+
+  messages.addEventListener("scroll", () => {
+    if (messages.scrollTop < 60) void loadOlder();
+  });
+
+  $("text").addEventListener("input", () => {
+    if (!room) return;
+    const { type, to } = room;
+    if (Date.now() - typingSentAt > TYPING_REFRESH_MS) {
+      typingSentAt = Date.now();
+      client.typing(type, to).catch(() => undefined);
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(() => stopTyping(), TYPING_IDLE_MS);
+  });
+
+  function stopTyping() {
+    clearTimeout(typingIdle);
+    if (!room || !typingSentAt) return;
+    typingSentAt = 0;
+    client.stopTyping(room.type, room.to).catch(() => undefined);
+  }
+
+  $<HTMLFormElement>("compose").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $<HTMLInputElement>("text");
+    const text = input.value.trim();
+    if (!room || !text) return;
+    input.value = "";
+    stopTyping();
+    const target = room;
+    const node = bubble({ from: me, message: text, enviado_en: new Date().toISOString(), timestamp: "" });
+    ticks(node, "pending");
+    messages.append(node);
+    toBottom();
+    client.send({ to: target.to, type: target.type, message: text }).then(
+      (ack) => {
+        const stored: ReceivedMessage = { from: me, to: ack.to, message: text, type: ack.type, message_type: ack.message_type, timestamp: ack.timestamp, mensaje_id: ack.mensaje_id, mensaje_uuid: ack.mensaje_uuid, enviado_en: ack.enviado_en, sala_chat_id: ack.sala_chat_id, url_archivo: null };
+        if (ack.mensaje_id) {
+          node.dataset["id"] = ack.mensaje_id;
+          bubbles.set(ack.mensaje_id, node);
+        }
+        ticks(node, (ack.mensaje_id && receipts.get(ack.mensaje_id)) || "sent");
+        inbox.message(stored, true);
+      },
+      (err: Error & { code?: string }) => {
+        ticks(node, "failed");
+        node.title = err.code ?? err.message;
+      },
+    );
+  });
+
+  return {
+    async open(target: InboxRoom) {
+      if (room) {
+        stopTyping();
+        if (room.type === "directo") client.unwatchPresence([room.to]).catch(() => undefined);
+      }
+      room = target;
+      nextBefore = null;
+      bubbles.clear();
+      for (const timer of typers.values()) clearTimeout(timer);
+      typers.clear();
+      showTyping();
+      showPresence(null);
+      inbox.setOpen(target);
+      $("empty").style.display = "none";
+      $("chat").classList.add("on");
+      $("title").textContent = roomName(target);
+      older.textContent = "";
+      messages.replaceChildren(older);
+      if (target.type === "directo") {
+        client.watchPresence([target.to]).then((reply) => room === target && showPresence(reply.presences[0] ?? null), () => undefined);
+      }
+      const page = await client.history({ type: target.type, to: target.to, limit: PAGE });
+      if (room !== target) return;
+      for (const m of page.messages) place(m, "top");
+      nextBefore = page.next_before_id;
+      if (!nextBefore) older.textContent = "principio de la conversación";
+      toBottom();
+      markRead(page.messages.find((m) => m.from !== me));
+      $<HTMLInputElement>("text").focus();
+    },
+    /** A new message for the user; whether it is being looked at right now. */
+    message(m: ReceivedMessage): boolean {
+      if (!isHere(roomOf(m, me))) return false;
+      const stick = atBottom();
+      const node = place(m, "bottom");
+      const timer = typers.get(m.from);
+      if (timer) {
+        clearTimeout(timer);
+        typers.delete(m.from);
+        showTyping();
+      }
+      if (node && stick) toBottom();
+      if (!document.hidden) markRead(m);
+      return !document.hidden;
+    },
+    receipt(kind: Receipt, event: MessageDeliveredEvent | MessageReadEvent) {
+      // Read outranks delivered, whichever arrives last.
+      if (receipts.get(event.mensaje_id) !== "read") receipts.set(event.mensaje_id, kind);
+      const node = bubbles.get(event.mensaje_id);
+      if (node) ticks(node, receipts.get(event.mensaje_id)!);
+    },
+    typing(event: ChatClientEvents["typing"]) {
+      if (event.from === me || !isHere(event.type === "grupal" ? event : { type: "directo", to: event.from })) return;
+      clearTimeout(typers.get(event.from));
+      typers.delete(event.from);
+      // The server ends a typing by itself after 6 s; this only guards against a lost stop.
+      if (event.active) typers.set(event.from, setTimeout(() => (typers.delete(event.from), showTyping()), 8000));
+      showTyping();
+    },
+    presence(p: PresenceEvent) {
+      if (room?.type === "directo" && room.to === p.user_id) showPresence(p);
+    },
+    current: () => room,
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * The /demo chat's entry: sign in with a user id (or ?user=123), then wire the client's
+ * events to the inbox, the open conversation and the connection banner.
+ */
+import { createChatClient, type ClientState } from "./client.js";
+import { createConversation } from "./conversation.js";
+import { $ } from "./dom.js";
+import { createInbox } from "./inbox.js";
+
+function bannerText(state: ClientState): string {
+  const why = state.reason ? ` (${state.reason})` : "";
+  switch (state.status) {
+    case "online":
+      return "";
+    case "connecting":
+      return "Conectando…";
+    case "reconnecting":
+      return `Sin conexión con el servidor: reconectando…${why}. Lo que envíes saldrá al volver.`;
+    case "offline":
+      return `Desconectado${why}.`;
+  }
+}
+
+function start(me: string) {
+  $("login").style.display = "none";
+  $("app").classList.add("on");
+  $("me").textContent = `conectado como ${me}`;
+  history.replaceState(null, "", `?user=${encodeURIComponent(me)}`);
+
+  const client = createChatClient({ url: location.origin, auth: { user_id: me }, autoMarkDelivered: true });
+  // Clicking a room opens it; the conversation is created just below, before any click.
+  const inbox = createInbox($("inbox"), me, (room) => void conversation.open(room));
+  const conversation = createConversation(client, me, inbox);
+
+  client.on("state", (state) => {
+    const banner = $("banner");
+    banner.textContent = bannerText(state);
+    banner.classList.toggle("on", state.status !== "online");
+    banner.dataset["status"] = state.status;
+    // The inbox is reloaded on every (re)connect: unread counts may have moved meanwhile.
+    if (state.status === "online") client.conversations({ limit: 50 }).then((reply) => inbox.load(reply), () => undefined);
+  });
+  client.on("message", (m) => inbox.message(m, conversation.message(m)));
+  client.on("readMarker", (marker) => inbox.readMarker(marker));
+  client.on("delivered", (event) => conversation.receipt("delivered", event));
+  client.on("read", (event) => conversation.receipt("read", event));
+  client.on("typing", (event) => conversation.typing(event));
+  client.on("presence", (p) => conversation.presence(p));
+
+  $<HTMLFormElement>("start").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const type = $<HTMLSelectElement>("start-type").value === "grupal" ? "grupal" : "directo";
+    const to = $<HTMLInputElement>("start-id").value.trim();
+    if (!to) return;
+    $<HTMLInputElement>("start-id").value = "";
+    const joined = type === "grupal" ? client.joinGroup(to).then(() => undefined) : Promise.resolve();
+    joined.then(() => conversation.open(inbox.ensure({ type, to })), () => undefined);
+  });
+
+  client.connect();
+}
+
+const asked = new URLSearchParams(location.search).get("user");
+if (asked) start(asked);
+$<HTMLFormElement>("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const me = $<HTMLInputElement>("user").value.trim();
+  if (me) start(me);
+});
