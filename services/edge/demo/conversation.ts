@@ -36,7 +36,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
     const mark = bubble.querySelector(".ticks");
     if (!mark) return;
     mark.className = `ticks ${state}`;
-    mark.textContent = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠" }[state];
+    mark.textContent = { pending: "◷", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠" }[state];
     bubble.dataset["state"] = state;
   }
 
@@ -51,7 +51,25 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
     return node;
   }
 
-  function place(m: ReceivedMessage, where: "top" | "bottom"): HTMLElement | undefined {
+  /**
+   * Puts a stored message where the room's order (mensaje_id) says, whenever it arrives: a
+   * catch-up after a reconnect can bring messages older than one the user sent meanwhile.
+   * Messages still in the outbox stay below every stored one.
+   */
+  function insertInOrder(node: HTMLElement, id: string | null) {
+    if (!id) return messages.append(node);
+    let after: Element = older;
+    for (let n = messages.lastElementChild; n && n !== older; n = n.previousElementSibling) {
+      const other = (n as HTMLElement).dataset["id"];
+      if (other && !newer(other, id)) {
+        after = n;
+        break;
+      }
+    }
+    after.after(node);
+  }
+
+  function place(m: ReceivedMessage): HTMLElement | undefined {
     if (m.mensaje_id && bubbles.has(m.mensaje_id)) return undefined;
     const node = bubble(m);
     if (m.mensaje_id) {
@@ -59,8 +77,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       bubbles.set(m.mensaje_id, node);
     }
     if (m.from === me) ticks(node, (m.mensaje_id && receipts.get(m.mensaje_id)) || "sent");
-    if (where === "bottom") messages.append(node);
-    else older.after(node);
+    insertInOrder(node, m.mensaje_id);
     return node;
   }
 
@@ -84,7 +101,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       if (room !== current) return;
       // Keep the message the user was looking at in place while older ones go above it.
       const before = messages.scrollHeight;
-      for (const m of page.messages) place(m, "top");
+      for (const m of page.messages) place(m);
       messages.scrollTop += messages.scrollHeight - before;
       nextBefore = page.next_before_id;
     } finally {
@@ -141,9 +158,15 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
     client.send({ to: target.to, type: target.type, message: text }).then(
       (ack) => {
         const stored: ReceivedMessage = { from: me, to: ack.to, message: text, type: ack.type, message_type: ack.message_type, timestamp: ack.timestamp, mensaje_id: ack.mensaje_id, mensaje_uuid: ack.mensaje_uuid, enviado_en: ack.enviado_en, sala_chat_id: ack.sala_chat_id, url_archivo: null };
-        if (ack.mensaje_id) {
+        // A reconnect's history may have shown the stored message already; another room may be open now.
+        if (ack.mensaje_id && (room !== target || bubbles.has(ack.mensaje_id))) node.remove();
+        else if (ack.mensaje_id) {
+          const stick = atBottom();
+          node.remove();
           node.dataset["id"] = ack.mensaje_id;
           bubbles.set(ack.mensaje_id, node);
+          insertInOrder(node, ack.mensaje_id);
+          if (stick) toBottom();
         }
         ticks(node, (ack.mensaje_id && receipts.get(ack.mensaje_id)) || "sent");
         inbox.message(stored, true);
@@ -179,7 +202,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       }
       const page = await client.history({ type: target.type, to: target.to, limit: PAGE });
       if (room !== target) return;
-      for (const m of page.messages) place(m, "top");
+      for (const m of page.messages) place(m);
       nextBefore = page.next_before_id;
       if (!nextBefore) older.textContent = "principio de la conversación";
       toBottom();
@@ -190,7 +213,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
     message(m: ReceivedMessage): boolean {
       if (!isHere(roomOf(m, me))) return false;
       const stick = atBottom();
-      const node = place(m, "bottom");
+      const node = place(m);
       const timer = typers.get(m.from);
       if (timer) {
         clearTimeout(timer);
@@ -215,6 +238,20 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       if (event.active) typers.set(event.from, setTimeout(() => (typers.delete(event.from), showTyping()), 8000));
       showTyping();
     },
+    /** Back online: presence watches are per connection, and messages may have been missed. */
+    async resume() {
+      const target = room;
+      if (!target) return;
+      if (target.type === "directo") client.watchPresence([target.to]).then((reply) => room === target && showPresence(reply.presences[0] ?? null), () => undefined);
+      const page = await client.history({ type: target.type, to: target.to, limit: PAGE });
+      if (room !== target) return;
+      const stick = atBottom();
+      for (const m of page.messages) place(m);
+      if (stick) toBottom();
+      markRead(page.messages.find((m) => m.from !== me));
+    },
+    /** Offline: what the page knew about the peer is no longer current. */
+    suspend: () => showPresence(null),
     presence(p: PresenceEvent) {
       if (room?.type === "directo" && room.to === p.user_id) showPresence(p);
     },

@@ -32,6 +32,7 @@ function start(me: string) {
   const inbox = createInbox($("inbox"), me, (room) => void conversation.open(room));
   const conversation = createConversation(client, me, inbox);
 
+  let wasOnline = false;
   client.on("state", (state) => {
     const banner = $("banner");
     banner.textContent = bannerText(state);
@@ -39,6 +40,9 @@ function start(me: string) {
     banner.dataset["status"] = state.status;
     // The inbox is reloaded on every (re)connect: unread counts may have moved meanwhile.
     if (state.status === "online") client.conversations({ limit: 50 }).then((reply) => inbox.load(reply), () => undefined);
+    if (state.status === "online" && wasOnline) void conversation.resume().catch(() => undefined);
+    if (state.status !== "online") conversation.suspend();
+    wasOnline ||= state.status === "online";
   });
   client.on("message", (m) => inbox.message(m, conversation.message(m)));
   client.on("readMarker", (marker) => inbox.readMarker(marker));

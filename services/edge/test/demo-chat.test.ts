@@ -91,6 +91,7 @@ describe("the demo chat", () => {
     await expect.poll(() => stateOf(ana, "Hola Luis, ¿qué tal?"), WAIT).toEqual(["delivered"]);
     await expect.poll(() => badge(luis, ANA), WAIT).toBe(String(SEEDED + 1));
     expect(await luis.textContent(`${room(ANA)} .preview`)).toBe("Hola Luis, ¿qué tal?");
+    await screenshot(luis, "demo-chat-luis-inbox.png");
 
     // Luis opens it: the newest page shows, the badge clears, Ana's ticks turn to read.
     await luis.click(room(ANA));
@@ -134,8 +135,10 @@ describe("the demo chat", () => {
     await expect.poll(() => stateOf(ana, "¿Sigues ahí?"), WAIT).toEqual(["read"]);
     await expect.poll(() => stateOf(luis, "Te escribo sin red"), WAIT).toEqual(["read"]);
     await expect.poll(() => ana.textContent("#presence"), WAIT).toBe("en línea");
-    expect((await texts(luis)).filter((t) => t === "¿Sigues ahí?")).toHaveLength(1);
-    expect((await texts(ana)).filter((t) => t === "Te escribo sin red")).toHaveLength(1);
+    // Once each, in the room's order: Ana's message was stored first, while Luis was away.
+    for (const page of [ana, luis]) expect((await texts(page)).slice(-3)).toEqual(["Todo bien", "¿Sigues ahí?", "Te escribo sin red"]);
+    await expect.poll(() => luis.textContent("#presence"), WAIT).toBe("en línea");
+    expect(await texts(luis)).toHaveLength(SEEDED + 4);
     const stored = await stack.query("SELECT count(*)::int AS n FROM mensajes WHERE contenido = $1", ["Te escribo sin red"]);
     expect(stored).toEqual([{ n: 1 }]);
     await screenshot(ana, "demo-chat-ana-after.png");

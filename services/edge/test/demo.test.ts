@@ -79,7 +79,7 @@ describe("the protocol tester at /demo/tester", () => {
 
   it("is off when DEMO_PAGE=false", async () => {
     const off = await stack.startEdge({ DEMO_PAGE: "false" });
-    expect((await fetch(`${off.url}/demo`)).status).toBe(404);
+    for (const path of ["/demo", "/demo/tester", "/demo/chat.js"]) expect((await fetch(`${off.url}${path}`)).status).toBe(404);
     expect((await fetch(`${off.url}/socket.io/socket.io.js`)).status).not.toBe(200);
   });
 });
