@@ -1,7 +1,7 @@
 /**
  * The /demo chat in headless Chromium (Debian's package, driven by playwright-core): two
- * users, two pages, one conversation on the real stack. Luis's page reaches the edge through
- * a TCP proxy that the test cuts and restores, so his connection drops for real: the banner
+ * users, two pages, one conversation on the real stack, each user on an edge of their own.
+ * Luis's page reaches his edge through a TCP proxy that the test cuts and restores, so his connection drops for real: the banner
  * shows, what Ana sends meanwhile arrives once when he is back, and what he sends while cut
  * is stored once. With DEMO_SCREENSHOTS=<dir> it also saves the PNGs used in docs/demo.md.
  */
@@ -24,6 +24,7 @@ const WAIT = { timeout: 15_000 };
 
 let stack: Stack;
 let edge: EdgeServer;
+let otherEdge: EdgeServer;
 let proxy: TcpProxy;
 let browser: Browser;
 
@@ -33,7 +34,8 @@ beforeAll(async () => {
   await build({ configFile: fileURLToPath(new URL("../demo/vite.config.ts", import.meta.url)), logLevel: "error" });
   stack = await startStack();
   edge = await stack.startEdge({ DEMO_PAGE: "true" });
-  proxy = await startTcpProxy(edge.port);
+  otherEdge = await stack.startEdge({ DEMO_PAGE: "true" });
+  proxy = await startTcpProxy(otherEdge.port);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -144,4 +146,22 @@ describe("the demo chat", () => {
     await screenshot(ana, "demo-chat-ana-after.png");
     await screenshot(luis, "demo-chat-luis.png");
   }, 120_000);
+
+  it("joins a group from the start form and shows who wrote each message", async () => {
+    const ana = await openAs(ANA, edge.url);
+    const luis = await openAs(LUIS, otherEdge.url);
+    for (const page of [ana, luis]) {
+      await page.selectOption("#start-type", "grupal");
+      await page.fill("#start-id", "456");
+      await page.click("#start-open");
+      await expect.poll(() => page.textContent("#title"), WAIT).toBe("Grupo 456");
+      await expect.poll(() => page.textContent("#older"), WAIT).toBe("principio de la conversación");
+    }
+    await send(ana, "Hola a todos");
+    await expect.poll(() => luis.$$eval("#messages .bubble", (nodes) => nodes.map((n) => [n.querySelector(".from")?.textContent, n.querySelector(".text")?.textContent])), WAIT).toEqual([[`Usuario ${ANA}`, "Hola a todos"]]);
+    await expect.poll(() => ana.textContent('#inbox li[data-room="grupal:456"] .preview'), WAIT).toBe("Tú: Hola a todos");
+    await expect.poll(() => luis.textContent('#inbox li[data-room="grupal:456"] .preview'), WAIT).toBe(`${ANA}: Hola a todos`);
+    await ana.close();
+    await luis.close();
+  }, 60_000);
 });
