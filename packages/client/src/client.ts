@@ -1,0 +1,160 @@
+import { Connection } from "./connection.js";
+import { Emitter } from "./emitter.js";
+import { ChatError } from "./errors.js";
+import { readFeed } from "./feed.js";
+import { memoryOutbox } from "./outbox.js";
+import { Receiver } from "./receiver.js";
+import { request } from "./request.js";
+import { Sender } from "./sender.js";
+import type { ChatClient, ChatClientOptions, ChatEvents } from "./types.js";
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/**
+ * A chat client over one edge connection. It wires the parts, each in its own module:
+ * the connection state machine (connection.ts), the outbox (sender.ts), deduplicated ordered
+ * receiving (receiver.ts) and the change feed read after every connect (feed.ts).
+ * Nothing happens until `connect()`.
+ */
+export function createChatClient(options: ChatClientOptions): ChatClient {
+  const events = new Emitter<ChatEvents>();
+  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const autoMarkDelivered = options.autoMarkDelivered ?? true;
+  let userId: string | undefined;
+  let cursor = options.cursor;
+  // The presence watch list belongs to a socket on the edge: it is renewed on every connection.
+  const watched = new Set<string>();
+  let connectionNumber = 0;
+
+  const connection: Connection = new Connection(options, {
+    state: (state) => events.emit("state", state),
+    online(id) {
+      userId = id;
+      connectionNumber++;
+      sender.online();
+      void resume(connectionNumber);
+    },
+    offline() {
+      sender.offline();
+    },
+  });
+  const socket = connection.socket;
+  const call = <E extends Parameters<typeof request>[1]>(event: E, payload: Parameters<typeof request<E>>[2]) => request(socket, event, payload, timeoutMs);
+
+  const receiver = new Receiver(
+    {
+      message: (m) => events.emit("message", m),
+      updated: (e) => events.emit("updated", e),
+      removed: (e) => events.emit("removed", e),
+      delivered: (e) => events.emit("delivered", e),
+      read: (e) => events.emit("read", e),
+      confirm(mensajeId) {
+        // Best effort: a confirmation lost here is made again when the catch-up replays the message.
+        if (autoMarkDelivered) call("mark_delivered", { mensaje_id: mensajeId }).catch(() => undefined);
+      },
+    },
+    () => userId,
+  );
+
+  const sender = new Sender({
+    store: options.outbox ?? memoryOutbox(),
+    transmit: (payload) => {
+      if (!socket.connected) return Promise.reject(new ChatError("DISCONNECTED", "not connected", "send_message"));
+      return call("send_message", payload);
+    },
+    sent(entry, stored) {
+      receiver.sentByMe(stored.sala_chat_id, stored.mensaje_id);
+      events.emit("sent", { entry, stored });
+    },
+    failed: (entry, error) => events.emit("failed", { entry, error }),
+  });
+
+  /** After each connect: hold receiving, read the feed from the kept cursor, release in order. */
+  async function resume(number: number): Promise<void> {
+    receiver.hold();
+    try {
+      if (watched.size > 0) void call("watch_presence", { user_ids: [...watched] }).then((r) => r.presences.forEach((p) => events.emit("presence", p)), () => undefined);
+      const result = await readFeed(
+        (since) => call("sync", { since }),
+        cursor,
+        (changes, next) => {
+          // A newer connection has taken over; its own reading applies the feed.
+          if (number !== connectionNumber) return;
+          receiver.feed(changes);
+          cursor = next;
+        },
+      );
+      if (result.tooFarBehind && number === connectionNumber) events.emit("resync", { reason: "too_far_behind" });
+    } catch {
+      // The connection dropped or the feed is unavailable: the kept cursor is retried on the next connect.
+    } finally {
+      if (number === connectionNumber) receiver.release();
+    }
+  }
+
+  socket.on("receive_message", (m) => receiver.live(m));
+  socket.on("message_updated", (e) => receiver.updated(e));
+  socket.on("message_removed", (e) => receiver.removed(e));
+  socket.on("message_delivered", (e) => receiver.delivered(e));
+  socket.on("message_read", (e) => receiver.read(e));
+  socket.on("read_marker", (e) => events.emit("readMarker", e));
+  socket.on("typing", (e) => events.emit("typing", { ...e, active: true }));
+  socket.on("typing_stop", (e) => events.emit("typing", { ...e, active: false }));
+  socket.on("presence", (e) => events.emit("presence", e));
+  socket.on("error", (e) => events.emit("error", e));
+
+  return {
+    get state() {
+      return connection.state;
+    },
+    get userId() {
+      return userId;
+    },
+    get cursor() {
+      return cursor;
+    },
+    connect: () => connection.connect(),
+    close() {
+      sender.close();
+      connection.close();
+    },
+    on: (event, listener) => events.on(event, listener),
+    send: (input) => sender.send(input),
+    pending: () => sender.pending(),
+    async history(query) {
+      const { status: _s, ...page } = await call("get_history", query);
+      return page;
+    },
+    async conversations(opts = {}) {
+      const { status: _s, ...page } = await call("get_conversations", opts);
+      return page;
+    },
+    markRead: (mensajeId) => call("mark_read", { mensaje_id: mensajeId }),
+    async markReadUpTo(salaChatId, mensajeId) {
+      const reply = await call("mark_read", { mensaje_id: mensajeId, up_to: true });
+      if (reply.sala_chat_id !== undefined && reply.sala_chat_id !== String(salaChatId))
+        throw new ChatError("INVALID_ID", `message ${mensajeId} is in room ${reply.sala_chat_id}, not ${salaChatId}`, "mark_read");
+      return reply;
+    },
+    // Typing is ephemeral: not buffered while offline, no reply awaited.
+    typing: (type, to) => void socket.volatile.emit("typing", { type, to }),
+    stopTyping: (type, to) => void socket.volatile.emit("typing_stop", { type, to }),
+    async watchPresence(userIds) {
+      const reply = await call("watch_presence", { user_ids: userIds });
+      for (const id of userIds) watched.add(String(id));
+      return reply.presences;
+    },
+    async unwatchPresence(userIds) {
+      for (const id of userIds) watched.delete(String(id));
+      await call("unwatch_presence", { user_ids: userIds });
+    },
+    async joinGroup(groupId) {
+      await call("join_group", { group_id: groupId });
+    },
+    async leaveGroup(groupId) {
+      await call("leave_group", { group_id: groupId });
+    },
+    edit: (mensajeId, message) => call("edit_message", { mensaje_id: mensajeId, message }),
+    remove: (mensajeId) => call("delete_message", { mensaje_id: mensajeId }),
+  };
+}

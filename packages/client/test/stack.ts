@@ -1,0 +1,87 @@
+/**
+ * The real system for the client's tests: the three services on a fresh database with a
+ * NATS prefix of their own, edges on demand, and the TCP pieces that stand between a client
+ * and an edge (a proxy to cut, a balancer over several edges).
+ */
+import { createLogger } from "@redup/kit";
+import { coreTestEnv, createTestDatabase, startTcpBalancer, startTcpProxy, type TcpBalancer, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
+import { loadConfig, startEdge, type EdgeServer } from "@redup/edge";
+import { startCoreServices, type CoreServices } from "@redup/system";
+import { createChatClient, type ChatClient, type ChatClientOptions, type ChatEvents } from "../src/index.js";
+
+const logger = createLogger({ service: "client-test", level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
+
+export interface Stack {
+  startEdge(extra?: Record<string, string>): Promise<EdgeServer>;
+  proxy(edge: EdgeServer): Promise<TcpProxy>;
+  balancer(ports: number[]): Promise<TcpBalancer>;
+  /** A client that connects, and is closed with the stack. */
+  client(port: number, options: Partial<ChatClientOptions> & Pick<ChatClientOptions, "auth">): ChatClient;
+  close(): Promise<void>;
+}
+
+export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+  const db: TestDatabase = await createTestDatabase("client");
+  const base = coreTestEnv(db.url, { DISPATCH_RETRY_INTERVAL_MS: "200", RPC_TIMEOUT_MS: "3000", ...extraEnv });
+  const core: CoreServices = await startCoreServices(base, { logLevel: "silent" });
+  const env = { ...base, ...(core.env as Record<string, string>) };
+  const edges: EdgeServer[] = [];
+  const closers: { close(): Promise<void> | void }[] = [];
+  return {
+    async startEdge(extra = {}) {
+      // Tests send faster than people do: generous rate limits unless a test sets its own.
+      const budgets = { RATE_LIMIT_EVENTS_PER_SEC: "1000", RATE_LIMIT_EVENT_BURST: "1000", RATE_LIMIT_USER_EVENTS_PER_SEC: "2000", RATE_LIMIT_USER_EVENT_BURST: "2000" };
+      const edge = await startEdge(loadConfig({ ...env, PORT: "0", ...budgets, ...extra }), logger);
+      edges.push(edge);
+      return edge;
+    },
+    async proxy(edge) {
+      const proxy = await startTcpProxy(edge.port);
+      closers.push(proxy);
+      return proxy;
+    },
+    async balancer(ports) {
+      const balancer = await startTcpBalancer(ports);
+      closers.push(balancer);
+      return balancer;
+    },
+    client(port, options) {
+      const client = createChatClient({
+        url: `http://127.0.0.1:${port}`,
+        // Quick reconnects: a test waits for them.
+        socket: { transports: ["websocket"], reconnectionDelay: 50, reconnectionDelayMax: 200, ...options.socket },
+        ...options,
+      });
+      closers.unshift({ close: () => client.close() });
+      client.connect();
+      return client;
+    },
+    async close() {
+      for (const c of closers) await c.close();
+      for (const edge of edges) await edge.close().catch(() => undefined);
+      await core.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Every `event` a client emits from now on. */
+export function collect<E extends keyof ChatEvents>(client: ChatClient, event: E): Parameters<ChatEvents[E]>[0][] {
+  const items: Parameters<ChatEvents[E]>[0][] = [];
+  client.on(event, ((data: Parameters<ChatEvents[E]>[0]) => items.push(data)) as ChatEvents[E]);
+  return items;
+}
+
+/** Resolves when the client is online (now or later), or rejects after the timeout. */
+export function online(client: ChatClient, timeoutMs = 10_000): Promise<void> {
+  if (client.state.status === "online") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not online within ${timeoutMs} ms (${JSON.stringify(client.state)})`)), timeoutMs);
+    const off = client.on("state", (s) => {
+      if (s.status !== "online") return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
