@@ -3,8 +3,7 @@
  * messages (✓ stored, ✓✓ delivered, blue ✓✓ read), the peer's presence, who is typing,
  * older pages of history when scrolled to the top, and the send box.
  */
-import type { MessageDeliveredEvent, MessageReadEvent, PresenceEvent, ReceivedMessage } from "../src/events.js";
-import type { ChatClient, ChatClientEvents } from "./client.js";
+import type { ChatClient, MessageDeliveredEvent, MessageReadEvent, PresenceEvent, ReceivedMessage, TypingChange } from "@redup/client";
 import { $, el, newer, when } from "./dom.js";
 import type { Inbox, InboxRoom } from "./inbox.js";
 import { roomKey, roomName, roomOf, type RoomRef } from "./rooms.js";
@@ -130,7 +129,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
     const { type, to } = room;
     if (Date.now() - typingSentAt > TYPING_REFRESH_MS) {
       typingSentAt = Date.now();
-      client.typing(type, to).catch(() => undefined);
+      client.typing(type, to);
     }
     clearTimeout(typingIdle);
     typingIdle = setTimeout(() => stopTyping(), TYPING_IDLE_MS);
@@ -140,7 +139,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
     clearTimeout(typingIdle);
     if (!room || !typingSentAt) return;
     typingSentAt = 0;
-    client.stopTyping(room.type, room.to).catch(() => undefined);
+    client.stopTyping(room.type, room.to);
   }
 
   $<HTMLFormElement>("compose").addEventListener("submit", (event) => {
@@ -198,7 +197,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       older.textContent = "";
       messages.replaceChildren(older);
       if (target.type === "directo") {
-        client.watchPresence([target.to]).then((reply) => room === target && showPresence(reply.presences[0] ?? null), () => undefined);
+        client.watchPresence([target.to]).then((presences) => room === target && showPresence(presences[0] ?? null), () => undefined);
       }
       const page = await client.history({ type: target.type, to: target.to, limit: PAGE });
       if (room !== target) return;
@@ -230,7 +229,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       const node = bubbles.get(event.mensaje_id);
       if (node) ticks(node, receipts.get(event.mensaje_id)!);
     },
-    typing(event: ChatClientEvents["typing"]) {
+    typing(event: TypingChange) {
       if (event.from === me || !isHere(event.type === "grupal" ? event : { type: "directo", to: event.from })) return;
       clearTimeout(typers.get(event.from));
       typers.delete(event.from);
@@ -238,11 +237,10 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       if (event.active) typers.set(event.from, setTimeout(() => (typers.delete(event.from), showTyping()), 8000));
       showTyping();
     },
-    /** Back online: presence watches are per connection, and messages may have been missed. */
+    /** Back online: messages marked delivered meanwhile on another device are not replayed; history has them. */
     async resume() {
       const target = room;
       if (!target) return;
-      if (target.type === "directo") client.watchPresence([target.to]).then((reply) => room === target && showPresence(reply.presences[0] ?? null), () => undefined);
       const page = await client.history({ type: target.type, to: target.to, limit: PAGE });
       if (room !== target) return;
       const stick = atBottom();

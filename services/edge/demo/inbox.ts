@@ -3,7 +3,7 @@
  * message and an unread badge. get_conversations gives the truth on every (re)connect;
  * between two loads new messages and read_marker events keep it current.
  */
-import type { ConversationsReply, ReadMarkerEvent, ReceivedMessage } from "../src/events.js";
+import type { Conversation, ReadMarkerEvent, ReceivedMessage } from "@redup/client";
 import { el, newer, when } from "./dom.js";
 import { roomKey, roomName, roomOf, type RoomRef } from "./rooms.js";
 
@@ -35,7 +35,7 @@ export function createInbox(list: HTMLElement, me: string, onOpen: (room: InboxR
 
   return {
     /** Replaces everything with the server's view (the first page is enough for a demo). */
-    load(reply: ConversationsReply) {
+    load(reply: { conversations: Conversation[] }) {
       rooms.clear();
       for (const c of reply.conversations) {
         const room: InboxRoom = { type: c.type, to: c.to, salaChatId: c.sala_chat_id, last: c.last_message, lastActivity: c.last_activity, unread: c.unread, readUpTo: c.read_up_to };

@@ -2,12 +2,12 @@
  * The /demo chat's entry: sign in with a user id (or ?user=123), then wire the client's
  * events to the inbox, the open conversation and the connection banner.
  */
-import { createChatClient, type ClientState } from "./client.js";
+import { createChatClient, type ConnectionState } from "@redup/client";
 import { createConversation } from "./conversation.js";
 import { $ } from "./dom.js";
 import { createInbox } from "./inbox.js";
 
-function bannerText(state: ClientState): string {
+function bannerText(state: ConnectionState): string {
   const why = state.reason ? ` (${state.reason})` : "";
   switch (state.status) {
     case "online":

@@ -2,7 +2,7 @@
  * Which conversation a message belongs to, seen from one user: the group for a group
  * message, the other person for a direct one (whoever sent it).
  */
-import type { ChatType, ReceivedMessage } from "../src/events.js";
+import type { ChatType, ReceivedMessage } from "@redup/client";
 
 export interface RoomRef {
   type: ChatType;
