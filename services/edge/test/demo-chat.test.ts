@@ -61,7 +61,7 @@ const room = (peer: string) => `#inbox li[data-room="directo:${peer}"]`;
 const badge = (page: Page, peer: string) => page.textContent(`${room(peer)} .badge`);
 const texts = (page: Page) => page.$$eval("#messages .bubble .text", (nodes) => nodes.map((n) => n.textContent ?? ""));
 const stateOf = (page: Page, text: string) =>
-  page.$$eval("#messages .bubble.mine", (nodes, wanted) => nodes.filter((n) => n.querySelector(".text")?.textContent === wanted).map((n) => (n as HTMLElement).dataset["state"]), text);
+  page.$$eval("#messages .bubble.mine", (nodes, wanted) => nodes.filter((n) => n.querySelector(".text")?.textContent === wanted).map((n) => n.getAttribute("data-state")), text);
 
 async function send(page: Page, text: string) {
   await page.fill("#text", text);
