@@ -9,6 +9,9 @@ import { Sender } from "./sender.js";
 import type { ChatClient, ChatClientOptions, ChatEvents } from "./types.js";
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+// A change enters the feed once every older transaction has ended, so one made a moment
+// before the reconnect's read may be missing from it; a second read this much later has it.
+const FEED_SETTLE_MS = 2000;
 
 /**
  * A chat client over one edge connection. It wires the parts, each in its own module:
@@ -69,11 +72,9 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
     failed: (entry, error) => events.emit("failed", { entry, error }),
   });
 
-  /** After each connect: hold receiving, read the feed from the kept cursor, release in order. */
-  async function resume(number: number): Promise<void> {
-    receiver.hold();
+  /** Reads the feed from the kept cursor into the receiver; false when it could not. */
+  async function catchUpFeed(number: number): Promise<boolean> {
     try {
-      if (watched.size > 0) void call("watch_presence", { user_ids: [...watched] }).then((r) => r.presences.forEach((p) => events.emit("presence", p)), () => undefined);
       const result = await readFeed(
         (since) => call("sync", { since }),
         cursor,
@@ -85,11 +86,24 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
         },
       );
       if (result.tooFarBehind && number === connectionNumber) events.emit("resync", { reason: "too_far_behind" });
+      return true;
     } catch {
-      // The connection dropped or the feed is unavailable: the kept cursor is retried on the next connect.
-    } finally {
-      if (number === connectionNumber) receiver.release();
+      // The connection dropped or the feed is unavailable: the kept cursor is read on the next connect.
+      return false;
     }
+  }
+
+  /** After each connect: hold receiving, read the feed, release in room order, read once more a moment later. */
+  async function resume(number: number): Promise<void> {
+    if (watched.size > 0) void call("watch_presence", { user_ids: [...watched] }).then((r) => r.presences.forEach((p) => events.emit("presence", p)), () => undefined);
+    const first = cursor === undefined;
+    receiver.hold();
+    const ok = await catchUpFeed(number);
+    if (number === connectionNumber) receiver.release();
+    if (ok && !first)
+      setTimeout(() => {
+        if (number === connectionNumber && socket.connected) void catchUpFeed(number);
+      }, FEED_SETTLE_MS);
   }
 
   socket.on("receive_message", (m) => receiver.live(m));

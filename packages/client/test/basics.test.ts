@@ -50,3 +50,63 @@ describe("a client on one edge", () => {
     expect(failed[0]!.entry.attempts).toBe(1);
   });
 });
+
+describe("the protocol's calls", () => {
+  it("groups, inbox, read markers, typing and presence", async () => {
+    const ana = stack.client(edge.port, { auth: { user_id: "121" } });
+    const luis = stack.client(edge.port, { auth: { user_id: "122" } });
+    const atLuis = collect(luis, "message");
+    const typing = collect(luis, "typing");
+    const reads = collect(ana, "read");
+    const markers = collect(luis, "readMarker");
+    const presence = collect(ana, "presence");
+    await Promise.all([online(ana), online(luis)]);
+
+    await ana.joinGroup("9100");
+    await luis.joinGroup("9100");
+    const inGroup = await ana.send({ to: "9100", type: "grupal", message: "hola grupo" });
+    const direct = await ana.send({ to: "122", type: "directo", message: "hola luis" });
+    await waitFor(() => atLuis.length === 2, 5000, "both messages");
+    expect(atLuis.map((m) => [m.type, m.to, m.message])).toEqual([
+      ["grupal", "9100", "hola grupo"],
+      ["directo", "122", "hola luis"],
+    ]);
+
+    const inbox = await luis.conversations({ limit: 10 });
+    expect(inbox.conversations.map((c) => [c.type, c.to, c.unread])).toEqual([
+      ["directo", "121", 1],
+      ["grupal", "9100", 1],
+    ]);
+    expect(inbox.next_before).toBeNull();
+    const page = await luis.history({ type: "grupal", to: "9100", limit: 1 });
+    expect(page.messages.map((m) => m.mensaje_id)).toEqual([inGroup.mensaje_id]);
+
+    expect(await luis.markReadUpTo(direct.sala_chat_id!, direct.mensaje_id!)).toMatchObject({ sala_chat_id: direct.sala_chat_id, read_up_to: direct.mensaje_id, unread: 0 });
+    await expect(luis.markReadUpTo(inGroup.sala_chat_id!, direct.mensaje_id!)).rejects.toMatchObject({ code: "INVALID_ID" });
+    await luis.markRead(inGroup.mensaje_id!);
+    await waitFor(() => reads.length === 2 && markers.length >= 1, 5000, "read receipts and the marker");
+    expect(reads.map((r) => r.mensaje_id).sort()).toEqual([direct.mensaje_id, inGroup.mensaje_id].sort());
+    expect(markers[0]).toMatchObject({ sala_chat_id: direct.sala_chat_id, read_up_to: direct.mensaje_id, unread: 0 });
+
+    ana.typing("directo", "122");
+    await waitFor(() => typing.length === 1, 5000, "typing");
+    ana.stopTyping("directo", "122");
+    await waitFor(() => typing.length === 2, 5000, "typing_stop");
+    expect(typing).toEqual([
+      { from: "121", type: "directo", to: "122", active: true },
+      { from: "121", type: "directo", to: "122", active: false },
+    ]);
+
+    const now = await ana.watchPresence(["122", "123"]);
+    expect(now.map((p) => [p.user_id, p.online])).toEqual([
+      ["122", true],
+      ["123", false],
+    ]);
+    const carlos = stack.client(edge.port, { auth: { user_id: "123" } });
+    await waitFor(() => presence.some((p) => p.user_id === "123" && p.online), 5000, "carlos online");
+    await ana.unwatchPresence(["122", "123"]);
+    carlos.close();
+    await ana.leaveGroup("9100");
+    await expect(ana.history({ type: "grupal", to: "9100" })).rejects.toMatchObject({ code: "NOT_A_MEMBER" });
+  });
+});

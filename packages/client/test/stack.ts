@@ -4,19 +4,22 @@
  * and an edge (a proxy to cut, a balancer over several edges).
  */
 import { createLogger } from "@redup/kit";
-import { coreTestEnv, createTestDatabase, startTcpBalancer, startTcpProxy, type TcpBalancer, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
+import { coreTestEnv, createTestDatabase, withClient, startTcpBalancer, startTcpProxy, type TcpBalancer, type TcpProxy, type TestDatabase } from "@redup/kit/testing";
 import { loadConfig, startEdge, type EdgeServer } from "@redup/edge";
 import { startCoreServices, type CoreServices } from "@redup/system";
-import { createChatClient, type ChatClient, type ChatClientOptions, type ChatEvents } from "../src/index.js";
+import { compareIds, createChatClient, type ChatClient, type ChatClientOptions, type ChatEvents } from "../src/index.js";
 
 const logger = createLogger({ service: "client-test", level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
 
 export interface Stack {
   startEdge(extra?: Record<string, string>): Promise<EdgeServer>;
+  stopEdge(edge: EdgeServer): Promise<void>;
   proxy(edge: EdgeServer): Promise<TcpProxy>;
   balancer(ports: number[]): Promise<TcpBalancer>;
   /** A client that connects, and is closed with the stack. */
   client(port: number, options: Partial<ChatClientOptions> & Pick<ChatClientOptions, "auth">): ChatClient;
+  /** SQL on the services' database (to see what was stored, or wait for the feed's pruning). */
+  query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
@@ -34,6 +37,10 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       const edge = await startEdge(loadConfig({ ...env, PORT: "0", ...budgets, ...extra }), logger);
       edges.push(edge);
       return edge;
+    },
+    async stopEdge(edge) {
+      edges.splice(edges.indexOf(edge), 1);
+      await edge.close();
     },
     async proxy(edge) {
       const proxy = await startTcpProxy(edge.port);
@@ -56,6 +63,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       client.connect();
       return client;
     },
+    query: (sql, params = []) => withClient(db.url, async (c) => (await c.query(sql, params)).rows),
     async close() {
       for (const c of closers) await c.close();
       for (const edge of edges) await edge.close().catch(() => undefined);
@@ -84,4 +92,21 @@ export function online(client: ChatClient, timeoutMs = 10_000): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Every stored message of a conversation, oldest first, read through the client's history paging. */
+export async function fullHistory(client: ChatClient, type: "directo" | "grupal", to: string): Promise<{ mensaje_id: string | null; message: string; from: string }[]> {
+  const pages: { mensaje_id: string | null; message: string; from: string }[] = [];
+  let before: string | null = null;
+  do {
+    const page = await client.history({ type, to, before_id: before, limit: 200 });
+    pages.push(...page.messages);
+    before = page.next_before_id;
+  } while (before !== null);
+  return pages.reverse();
+}
+
+/** True when the ids are strictly increasing: one room's order, no repeats. */
+export function inRoomOrder(ids: (string | null)[]): boolean {
+  return ids.every((id, i) => i === 0 || (id !== null && ids[i - 1] !== null && compareIds(ids[i - 1]!, id) < 0));
 }

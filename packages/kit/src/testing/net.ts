@@ -28,6 +28,11 @@ function bridge(client: Socket, upstream: Socket, sockets: Set<Socket>): void {
 
 export interface TcpProxy {
   port: number;
+  /**
+   * Keeps every open connection up but drops what the upstream sends on them from now on:
+   * requests still arrive, their answers are lost on the way back (until `cut`).
+   */
+  stall(): void;
   /** Cuts every connection and refuses new ones: the upstream looks down. */
   cut(): Promise<void>;
   /** Accepts connections again. */
@@ -41,11 +46,17 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
   let server: Server | undefined;
   const port = await freePort();
   const listen = () =>
     new Promise<void>((resolve, reject) => {
-      const s = createServer((client) => bridge(client, connect(targetPort, targetHost), sockets));
+      const s = createServer((client) => {
+        const pair = { client, upstream: connect(targetPort, targetHost) };
+        pairs.add(pair);
+        pair.upstream.once("close", () => pairs.delete(pair));
+        bridge(client, pair.upstream, sockets);
+      });
       s.once("error", reject);
       s.listen(port, "127.0.0.1", () => resolve());
       server = s;
@@ -57,8 +68,15 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     sockets.clear();
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   };
+  const stall = () => {
+    for (const { client, upstream } of pairs) {
+      upstream.unpipe(client);
+      // Read and discard, so the upstream is not blocked by a full buffer either.
+      upstream.on("data", () => undefined);
+    }
+  };
   await listen();
-  return { port, cut, restore: listen, close: cut };
+  return { port, stall, cut, restore: listen, close: cut };
 }
 
 export interface TcpBalancer {
