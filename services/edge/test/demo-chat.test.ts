@@ -147,6 +147,48 @@ describe("the demo chat", () => {
     await screenshot(luis, "demo-chat-luis.png");
   }, 120_000);
 
+  // The client library's cut scenarios (packages/client/test/cuts.test.ts), in the browser and
+  // through the page: a lost ACK, and a cut in the middle of many sends.
+  it("stores and shows each message once when an ACK is lost or the connection drops mid-burst", async () => {
+    const cuttable = await startTcpProxy(otherEdge.port);
+    const ana = await openAs("301", edge.url);
+    const luis = await openAs("302", `http://127.0.0.1:${cuttable.port}`);
+    for (const [page, peer] of [[ana, "302"], [luis, "301"]] as const) {
+      await page.fill("#start-id", peer);
+      await page.click("#start-open");
+      await expect.poll(() => page.textContent("#title"), WAIT).toBe(`Usuario ${peer}`);
+    }
+
+    // The request reaches the edge; the ACK never comes back. The retry after the reconnect
+    // carries the same client_msg_id and is answered from the first store.
+    cuttable.stall();
+    await send(luis, "¿llegó?");
+    await expect.poll(() => texts(ana), WAIT).toEqual(["¿llegó?"]);
+    expect(await stateOf(luis, "¿llegó?")).toEqual(["pending"]);
+    await cuttable.cut();
+    await expect.poll(() => status(luis), WAIT).toBe("reconnecting");
+    await cuttable.restore();
+    await expect.poll(() => stateOf(luis, "¿llegó?"), WAIT).toEqual(["read"]);
+    expect(await texts(luis)).toEqual(["¿llegó?"]);
+
+    // A burst, cut part way: what was in flight or written meanwhile goes out after the restore.
+    const burst = Array.from({ length: 12 }, (_, i) => `ráfaga ${i + 1}`);
+    for (const [i, text] of burst.entries()) {
+      if (i === 5) await cuttable.cut();
+      if (i === 9) await cuttable.restore();
+      await send(luis, text);
+    }
+    const expected = ["¿llegó?", ...burst];
+    await expect.poll(() => texts(ana), WAIT).toEqual(expected);
+    await expect.poll(() => luis.$$eval("#messages .bubble.mine", (nodes) => nodes.map((n) => n.getAttribute("data-state"))), WAIT).toEqual(expected.map(() => "read"));
+    expect(await texts(luis)).toEqual(expected);
+    const stored = await stack.query("SELECT contenido AS text, count(*)::int AS n FROM mensajes WHERE contenido = ANY($1) GROUP BY contenido ORDER BY min(id)", [expected]);
+    expect(stored).toEqual(expected.map((text) => ({ text, n: 1 })));
+    await cuttable.close();
+    await ana.close();
+    await luis.close();
+  }, 90_000);
+
   it("joins a group from the start form and shows who wrote each message", async () => {
     const ana = await openAs(ANA, edge.url);
     const luis = await openAs(LUIS, otherEdge.url);
