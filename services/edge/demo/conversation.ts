@@ -3,7 +3,7 @@
  * messages (✓ stored, ✓✓ delivered, blue ✓✓ read), the peer's presence, who is typing,
  * older pages of history when scrolled to the top, and the send box.
  */
-import type { ChatClient, MessageDeliveredEvent, MessageReadEvent, PresenceEvent, ReceivedMessage, TypingChange } from "@redup/client";
+import type { ChatClient, MessageDeliveredEvent, MessageReadEvent, MessageRemovedEvent, MessageUpdatedEvent, PresenceEvent, ReceivedMessage, TypingChange } from "@redup/client";
 import { $, el, newer, when } from "./dom.js";
 import type { Inbox, InboxRoom } from "./inbox.js";
 import { roomKey, roomName, roomOf, type RoomRef } from "./rooms.js";
@@ -247,6 +247,13 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       for (const m of page.messages) place(m);
       if (stick) toBottom();
       markRead(page.messages.find((m) => m.from !== me));
+    },
+    /** An edit or a deletion made anywhere: the bubble shows the message as it is now. */
+    changed(event: MessageUpdatedEvent | MessageRemovedEvent) {
+      const text = bubbles.get(event.mensaje_id)?.querySelector(".text");
+      if (!text) return;
+      text.textContent = "eliminado_en" in event ? "mensaje eliminado" : `${event.message} (editado)`;
+      text.classList.toggle("deleted", "eliminado_en" in event);
     },
     /** Offline: what the page knew about the peer is no longer current. */
     suspend: () => showPresence(null),

@@ -33,13 +33,14 @@ function start(me: string) {
   const conversation = createConversation(client, me, inbox);
 
   let wasOnline = false;
+  const reload = () => client.conversations({ limit: 50 }).then((reply) => inbox.load(reply), () => undefined);
   client.on("state", (state) => {
     const banner = $("banner");
     banner.textContent = bannerText(state);
     banner.classList.toggle("on", state.status !== "online");
     banner.dataset["status"] = state.status;
     // The inbox is reloaded on every (re)connect: unread counts may have moved meanwhile.
-    if (state.status === "online") client.conversations({ limit: 50 }).then((reply) => inbox.load(reply), () => undefined);
+    if (state.status === "online") void reload();
     if (state.status === "online" && wasOnline) void conversation.resume().catch(() => undefined);
     if (state.status !== "online") conversation.suspend();
     wasOnline ||= state.status === "online";
@@ -50,6 +51,13 @@ function start(me: string) {
   client.on("read", (event) => conversation.receipt("read", event));
   client.on("typing", (event) => conversation.typing(event));
   client.on("presence", (p) => conversation.presence(p));
+  client.on("updated", (event) => conversation.changed(event));
+  client.on("removed", (event) => conversation.changed(event));
+  // Away longer than the server's change feed reaches back: start again from the server's view.
+  client.on("resync", () => {
+    void reload();
+    void conversation.resume().catch(() => undefined);
+  });
 
   $<HTMLFormElement>("start").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -55,7 +55,9 @@ export function createHttpRoutes(probes: Probes) {
       return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", draining: probes.draining(), checks });
     }
     if (probes.demoPage && (path === "/demo" || path === "/demo/tester")) {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      // The chat runs only its own bundle; its pages show other people's text.
+      const csp = path === "/demo" ? { "content-security-policy": "default-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:" } : {};
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...csp });
       res.end(path === "/demo" ? CHAT_PAGE : TESTER_PAGE);
       return;
     }

@@ -189,7 +189,7 @@ describe("the demo chat", () => {
     await luis.close();
   }, 90_000);
 
-  it("joins a group from the start form and shows who wrote each message", async () => {
+  it("joins a group from the start form, shows who wrote each message, and applies edits and deletions", async () => {
     const ana = await openAs(ANA, edge.url);
     const luis = await openAs(LUIS, otherEdge.url);
     for (const page of [ana, luis]) {
@@ -203,6 +203,15 @@ describe("the demo chat", () => {
     await expect.poll(() => luis.$$eval("#messages .bubble", (nodes) => nodes.map((n) => [n.querySelector(".from")?.textContent, n.querySelector(".text")?.textContent])), WAIT).toEqual([[`Usuario ${ANA}`, "Hola a todos"]]);
     await expect.poll(() => ana.textContent('#inbox li[data-room="grupal:456"] .preview'), WAIT).toBe("Tú: Hola a todos");
     await expect.poll(() => luis.textContent('#inbox li[data-room="grupal:456"] .preview'), WAIT).toBe(`${ANA}: Hola a todos`);
+
+    // An edit and a deletion made elsewhere (another device of Ana's) show on both pages.
+    const id = await ana.getAttribute("#messages .bubble.mine", "data-id");
+    const { socket } = await connectUser(edge, ANA);
+    await call(socket, "edit_message", { mensaje_id: id, message: "Hola a todas y todos" });
+    for (const page of [ana, luis]) await expect.poll(() => texts(page), WAIT).toEqual(["Hola a todas y todos (editado)"]);
+    await call(socket, "delete_message", { mensaje_id: id });
+    for (const page of [ana, luis]) await expect.poll(() => texts(page), WAIT).toEqual(["mensaje eliminado"]);
+    socket.disconnect();
     await ana.close();
     await luis.close();
   }, 60_000);

@@ -58,6 +58,7 @@ export const CHAT_PAGE = `<!doctype html>
   .bubble .meta { float: right; margin: .35rem 0 0 .6rem; font-size: 11px; color: #7a8398; }
   .ticks { margin-left: .25rem; letter-spacing: -.2em; }
   .ticks.read { color: #2f8ff0; }
+  .text.deleted { color: #7a8398; font-style: italic; }
   #typing { min-height: 1.4rem; padding: 0 1rem; color: #5b6478; font-style: italic; font-size: 12.5px; }
   #compose { display: flex; gap: .5rem; padding: .6rem 1rem; background: #fff; border-top: 1px solid #d8deea; }
   #compose input { flex: 1; }
