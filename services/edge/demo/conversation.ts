@@ -3,7 +3,7 @@
  * messages (✓ stored, ✓✓ delivered, blue ✓✓ read), the peer's presence, who is typing,
  * older pages of history when scrolled to the top, and the send box.
  */
-import type { ChatClient, MessageDeliveredEvent, MessageReadEvent, MessageRemovedEvent, MessageUpdatedEvent, PresenceEvent, ReceivedMessage, TypingChange } from "@redup/client";
+import { newClientMsgId, type ChatClient, type ChatError, type OutboxEntry, type StoredMessage, type MessageDeliveredEvent, type MessageReadEvent, type MessageRemovedEvent, type MessageUpdatedEvent, type PresenceEvent, type ReceivedMessage, type TypingChange } from "@redup/client";
 import { $, el, newer, when } from "./dom.js";
 import type { Inbox, InboxRoom } from "./inbox.js";
 import { roomKey, roomName, roomOf, type RoomRef } from "./rooms.js";
@@ -23,6 +23,8 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
   let nextBefore: string | null = null;
   let loadingOlder = false;
   const bubbles = new Map<string, HTMLElement>();
+  /** The user's messages on screen that wait for their ACK, by client_msg_id. */
+  const outgoing = new Map<string, HTMLElement>();
   // Receipts arrive for any conversation, also for one not on screen; kept until shown.
   const receipts = new Map<string, Receipt>();
   const typers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -142,6 +144,15 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
     client.stopTyping(room.type, room.to);
   }
 
+  /** A message of the user's that waits in the outbox: shown at once, settled by `sent`/`failed`. */
+  function showOutgoing(entry: Pick<OutboxEntry, "client_msg_id" | "payload">) {
+    const node = bubble({ from: me, message: entry.payload.message ?? "", enviado_en: entry.payload.timestamp ?? new Date().toISOString(), timestamp: "" });
+    node.dataset["cmid"] = entry.client_msg_id;
+    ticks(node, "pending");
+    outgoing.set(entry.client_msg_id, node);
+    messages.append(node);
+  }
+
   $<HTMLFormElement>("compose").addEventListener("submit", (event) => {
     event.preventDefault();
     const input = $<HTMLInputElement>("text");
@@ -149,35 +160,37 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
     if (!room || !text) return;
     input.value = "";
     stopTyping();
-    const target = room;
-    const node = bubble({ from: me, message: text, enviado_en: new Date().toISOString(), timestamp: "" });
-    ticks(node, "pending");
-    messages.append(node);
+    // Our own id, so the bubble is on screen before the ACK and found again by `sent`.
+    const client_msg_id = newClientMsgId();
+    const timestamp = new Date().toISOString();
+    showOutgoing({ client_msg_id, payload: { to: room.to, type: room.type, message: text, timestamp, client_msg_id } });
     toBottom();
-    client.send({ to: target.to, type: target.type, message: text }).then(
-      (ack) => {
-        const stored: ReceivedMessage = { from: me, to: ack.to, message: text, type: ack.type, message_type: ack.message_type, timestamp: ack.timestamp, mensaje_id: ack.mensaje_id, mensaje_uuid: ack.mensaje_uuid, enviado_en: ack.enviado_en, sala_chat_id: ack.sala_chat_id, url_archivo: null };
-        // A reconnect's history may have shown the stored message already; another room may be open now.
-        if (ack.mensaje_id && (room !== target || bubbles.has(ack.mensaje_id))) node.remove();
-        else if (ack.mensaje_id) {
-          const stick = atBottom();
-          node.remove();
-          node.dataset["id"] = ack.mensaje_id;
-          bubbles.set(ack.mensaje_id, node);
-          insertInOrder(node, ack.mensaje_id);
-          if (stick) toBottom();
-        }
-        ticks(node, (ack.mensaje_id && receipts.get(ack.mensaje_id)) || "sent");
-        inbox.message(stored, true);
-      },
-      (err: Error & { code?: string }) => {
-        ticks(node, "failed");
-        node.title = err.code ?? err.message;
-      },
-    );
+    // Settled through the `sent` and `failed` events, which also cover entries restored from
+    // the stored outbox after a reload, with no send() waiting for them.
+    client.send({ to: room.to, type: room.type, message: text, timestamp, client_msg_id }).catch(() => undefined);
   });
 
   return {
+    /** The outbox got the ACK of one of the user's messages (sent now, or before a reload). */
+    sent(entry: OutboxEntry, ack: StoredMessage) {
+      const stored: ReceivedMessage = { from: me, to: ack.to, message: entry.payload.message ?? "", type: ack.type, message_type: ack.message_type, timestamp: ack.timestamp, mensaje_id: ack.mensaje_id, mensaje_uuid: ack.mensaje_uuid, enviado_en: ack.enviado_en, sala_chat_id: ack.sala_chat_id, url_archivo: null };
+      inbox.message(stored, true);
+      const node = outgoing.get(entry.client_msg_id);
+      outgoing.delete(entry.client_msg_id);
+      node?.remove();
+      if (!isHere(roomOf(stored, me))) return;
+      const stick = atBottom();
+      // A reconnect's history may have shown it already; then place() leaves it there.
+      const shown = place(stored) ?? (ack.mensaje_id ? bubbles.get(ack.mensaje_id) : undefined);
+      if (shown && stick) toBottom();
+    },
+    failed(entry: OutboxEntry, error: ChatError) {
+      const node = outgoing.get(entry.client_msg_id);
+      outgoing.delete(entry.client_msg_id);
+      if (!node) return;
+      ticks(node, "failed");
+      node.title = `${error.code}: ${error.message}`;
+    },
     async open(target: InboxRoom) {
       if (room) {
         stopTyping();
@@ -186,6 +199,7 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       room = target;
       nextBefore = null;
       bubbles.clear();
+      outgoing.clear();
       for (const timer of typers.values()) clearTimeout(timer);
       typers.clear();
       showTyping();
@@ -202,6 +216,8 @@ export function createConversation(client: ChatClient, me: string, inbox: Inbox)
       const page = await client.history({ type: target.type, to: target.to, limit: PAGE });
       if (room !== target) return;
       for (const m of page.messages) place(m);
+      // What the user wrote here and is still in the outbox (also from before a reload).
+      for (const entry of client.pending()) if (isHere({ type: entry.payload.type, to: String(entry.payload.to) }) && !outgoing.has(entry.client_msg_id)) showOutgoing(entry);
       nextBefore = page.next_before_id;
       if (!nextBefore) older.textContent = "principio de la conversación";
       toBottom();

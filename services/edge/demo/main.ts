@@ -2,7 +2,7 @@
  * The /demo chat's entry: sign in with a user id (or ?user=123), then wire the client's
  * events to the inbox, the open conversation and the connection banner.
  */
-import { createChatClient, type ConnectionState } from "@redup/client";
+import { createChatClient, localStorageOutbox, type ConnectionState } from "@redup/client";
 import { createConversation } from "./conversation.js";
 import { $ } from "./dom.js";
 import { createInbox } from "./inbox.js";
@@ -27,7 +27,9 @@ function start(me: string) {
   $("me").textContent = `conectado como ${me}`;
   history.replaceState(null, "", `?user=${encodeURIComponent(me)}`);
 
-  const client = createChatClient({ url: location.origin, auth: { user_id: me }, autoMarkDelivered: true });
+  // The outbox survives a reload of the page: what was written offline still goes out, once.
+  // One per user, since tabs of several users share this origin's storage.
+  const client = createChatClient({ url: location.origin, auth: { user_id: me }, autoMarkDelivered: true, outbox: localStorageOutbox(`redup.demo.outbox.${me}`) });
   // Clicking a room opens it; the conversation is created just below, before any click.
   const inbox = createInbox($("inbox"), me, (room) => void conversation.open(room));
   const conversation = createConversation(client, me, inbox);
@@ -51,6 +53,8 @@ function start(me: string) {
   client.on("read", (event) => conversation.receipt("read", event));
   client.on("typing", (event) => conversation.typing(event));
   client.on("presence", (p) => conversation.presence(p));
+  client.on("sent", ({ entry, stored }) => conversation.sent(entry, stored));
+  client.on("failed", ({ entry, error }) => conversation.failed(entry, error));
   client.on("updated", (event) => conversation.changed(event));
   client.on("removed", (event) => conversation.changed(event));
   // Away longer than the server's change feed reaches back: start again from the server's view.

@@ -48,7 +48,9 @@ afterAll(async () => {
 });
 
 async function openAs(userId: string, origin: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+  // A context per user, as two browsers would be: the page's storage (its outbox) is its own.
+  const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
+  const page = await context.newPage();
   await page.goto(`${origin}/demo`);
   await page.fill("#user", userId);
   await page.click("#enter");
@@ -147,9 +149,10 @@ describe("the demo chat", () => {
     await screenshot(luis, "demo-chat-luis.png");
   }, 120_000);
 
-  // The client library's cut scenarios (packages/client/test/cuts.test.ts), in the browser and
-  // through the page: a lost ACK, and a cut in the middle of many sends.
-  it("stores and shows each message once when an ACK is lost or the connection drops mid-burst", async () => {
+  // The client library's cut and outbox scenarios (packages/client/test/cuts.test.ts,
+  // outbox.test.ts), in the browser and through the page: a lost ACK, a cut in the middle of
+  // many sends, and the outbox kept across closing the page.
+  it("stores and shows each message once when an ACK is lost, the connection drops mid-burst, or the page is closed offline", async () => {
     const cuttable = await startTcpProxy(otherEdge.port);
     const ana = await openAs("301", edge.url);
     const luis = await openAs("302", `http://127.0.0.1:${cuttable.port}`);
@@ -184,9 +187,25 @@ describe("the demo chat", () => {
     expect(await texts(luis)).toEqual(expected);
     const stored = await stack.query("SELECT contenido AS text, count(*)::int AS n FROM mensajes WHERE contenido = ANY($1) GROUP BY contenido ORDER BY min(id)", [expected]);
     expect(stored).toEqual(expected.map((text) => ({ text, n: 1 })));
+
+    // The page keeps its outbox in localStorage: written while cut, the tab closed, opened
+    // again once the network is back, the message goes out then, once.
+    await cuttable.cut();
+    await expect.poll(() => status(luis), WAIT).toBe("reconnecting");
+    await send(luis, "escrito antes de cerrar");
+    expect(await stateOf(luis, "escrito antes de cerrar")).toEqual(["pending"]);
+    const context = luis.context();
+    await luis.close();
+    await cuttable.restore();
+    const reopened = await context.newPage();
+    await reopened.goto(`http://127.0.0.1:${cuttable.port}/demo?user=302`);
+    await expect.poll(() => texts(ana), WAIT).toEqual([...expected, "escrito antes de cerrar"]);
+    await reopened.click(room("301"));
+    await expect.poll(() => stateOf(reopened, "escrito antes de cerrar"), WAIT).toEqual(["read"]);
+    expect(await stack.query("SELECT count(*)::int AS n FROM mensajes WHERE contenido = $1", ["escrito antes de cerrar"])).toEqual([{ n: 1 }]);
     await cuttable.close();
     await ana.close();
-    await luis.close();
+    await reopened.close();
   }, 90_000);
 
   it("joins a group from the start form, shows who wrote each message, and applies edits and deletions", async () => {
