@@ -1,6 +1,7 @@
 import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
-import { ChatError } from "./errors.js";
+import { backoffDelay } from "./backoff.js";
+import { ChatError, isTransient } from "./errors.js";
 import { readFeed } from "./feed.js";
 import { memoryOutbox } from "./outbox.js";
 import { Receiver } from "./receiver.js";
@@ -72,25 +73,37 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
     failed: (entry, error) => events.emit("failed", { entry, error }),
   });
 
-  /** Reads the feed from the kept cursor into the receiver; false when it could not. */
+  /**
+   * Reads the feed from the kept cursor into the receiver; false when it could not. A busy
+   * edge's "not now" is retried a few times, after the wait it asks for or a backoff.
+   */
   async function catchUpFeed(number: number): Promise<boolean> {
-    try {
-      const result = await readFeed(
-        (since) => call("sync", { since }),
-        cursor,
-        (changes, next) => {
-          // A newer connection has taken over; its own reading applies the feed.
-          if (number !== connectionNumber) return;
-          receiver.feed(changes);
-          cursor = next;
-        },
-      );
-      if (result.tooFarBehind && number === connectionNumber) events.emit("resync", { reason: "too_far_behind" });
-      return true;
-    } catch {
-      // The connection dropped or the feed is unavailable: the kept cursor is read on the next connect.
-      return false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await readFeedOnce(number);
+      } catch (err) {
+        const retry = err instanceof ChatError && err.code !== "DISCONNECTED" && isTransient(err) && attempt < 4;
+        if (!retry || number !== connectionNumber) return false;
+        await new Promise((r) => setTimeout(r, err.retryAfterMs ?? backoffDelay(attempt)));
+        if (number !== connectionNumber || !socket.connected) return false;
+      }
     }
+  }
+
+  /** One read of the feed to its end; the cursor moves page by page. */
+  async function readFeedOnce(number: number): Promise<boolean> {
+    const result = await readFeed(
+      (since) => call("sync", { since }),
+      cursor,
+      (changes, next) => {
+        // A newer connection has taken over; its own reading applies the feed.
+        if (number !== connectionNumber) return;
+        receiver.feed(changes);
+        cursor = next;
+      },
+    );
+    if (result.tooFarBehind && number === connectionNumber) events.emit("resync", { reason: "too_far_behind" });
+    return true;
   }
 
   /** After each connect: hold receiving, read the feed, release in room order, read once more a moment later. */

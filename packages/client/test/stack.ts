@@ -12,9 +12,12 @@ import { compareIds, createChatClient, type ChatClient, type ChatClientOptions, 
 const logger = createLogger({ service: "client-test", level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
 
 export interface Stack {
+  /** The services' environment, each *_URL pointing at a running service. */
+  env: Record<string, string>;
   startEdge(extra?: Record<string, string>): Promise<EdgeServer>;
   stopEdge(edge: EdgeServer): Promise<void>;
-  proxy(edge: EdgeServer): Promise<TcpProxy>;
+  /** A proxy to an edge, or to any local port. */
+  proxy(target: EdgeServer | number): Promise<TcpProxy>;
   balancer(ports: number[]): Promise<TcpBalancer>;
   /** A client that connects, and is closed with the stack. */
   client(port: number, options: Partial<ChatClientOptions> & Pick<ChatClientOptions, "auth">): ChatClient;
@@ -31,6 +34,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
   const edges: EdgeServer[] = [];
   const closers: { close(): Promise<void> | void }[] = [];
   return {
+    env,
     async startEdge(extra = {}) {
       // Tests send faster than people do: generous rate limits unless a test sets its own.
       const budgets = { RATE_LIMIT_EVENTS_PER_SEC: "1000", RATE_LIMIT_EVENT_BURST: "1000", RATE_LIMIT_USER_EVENTS_PER_SEC: "2000", RATE_LIMIT_USER_EVENT_BURST: "2000" };
@@ -42,8 +46,8 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       edges.splice(edges.indexOf(edge), 1);
       await edge.close();
     },
-    async proxy(edge) {
-      const proxy = await startTcpProxy(edge.port);
+    async proxy(target) {
+      const proxy = await startTcpProxy(typeof target === "number" ? target : target.port);
       closers.push(proxy);
       return proxy;
     },
