@@ -1,3 +1,4 @@
+import { Confirmer } from "./confirmer.js";
 import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { backoffDelay } from "./backoff.js";
@@ -40,11 +41,13 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
     },
     offline() {
       sender.offline();
+      confirmer.reset();
     },
   });
   const socket = connection.socket;
   const call = <E extends Parameters<typeof request>[1]>(event: E, payload: Parameters<typeof request<E>>[2]) => request(socket, event, payload, timeoutMs);
 
+  const confirmer = new Confirmer((mensajeId) => call("mark_delivered", { mensaje_id: mensajeId }));
   const receiver = new Receiver(
     {
       message: (m) => events.emit("message", m),
@@ -53,8 +56,7 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
       delivered: (e) => events.emit("delivered", e),
       read: (e) => events.emit("read", e),
       confirm(mensajeId) {
-        // Best effort: a confirmation lost here is made again when the catch-up replays the message.
-        if (autoMarkDelivered) call("mark_delivered", { mensaje_id: mensajeId }).catch(() => undefined);
+        if (autoMarkDelivered) confirmer.confirm(mensajeId);
       },
     },
     () => userId,

@@ -110,3 +110,19 @@ describe("the protocol's calls", () => {
     await expect(ana.history({ type: "grupal", to: "9100" })).rejects.toMatchObject({ code: "NOT_A_MEMBER" });
   });
 });
+
+describe("a long catch-up", () => {
+  it("is confirmed in full: a few confirmations in flight, the edge's refusals retried", async () => {
+    const ana = stack.client(edge.port, { auth: { user_id: "131" } });
+    const delivered = collect(ana, "delivered");
+    await online(ana);
+    const acks = await Promise.all(Array.from({ length: 150 }, (_, i) => ana.send({ to: "132", type: "directo", message: `pendiente ${i}` })));
+
+    // Luis connects to 150 stored messages: the replay, and as many confirmations.
+    const luis = stack.client(edge.port, { auth: { user_id: "132" } });
+    const received = collect(luis, "message");
+    await waitFor(() => delivered.length === 150, 20_000, "every delivery receipt");
+    expect(received.map((m) => m.mensaje_id)).toEqual(acks.map((a) => a.mensaje_id));
+    expect(new Set(delivered.map((d) => d.mensaje_id)).size).toBe(150);
+  });
+});
