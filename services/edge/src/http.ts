@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Client } from "@connectrpc/connect";
 import type { EventBus } from "@redup/kit";
 import { HealthCheckResponse_ServingStatus, type Health } from "@redup/proto/grpc/health/v1/health_pb";
-import { DEMO_PAGE } from "./demo/page.js";
+import { readDemoAsset } from "./demo/assets.js";
+import { CHAT_PAGE } from "./demo/chat.js";
+import { TESTER_PAGE } from "./demo/tester.js";
 import type { Docs } from "./docs.js";
 import type { Metrics } from "./metrics.js";
 
@@ -13,7 +15,7 @@ export interface Probes {
   metrics: Metrics;
   /** Set once shutdown begins, so load balancers stop sending new clients. */
   draining: () => boolean;
-  /** Whether GET /demo serves the demo page. */
+  /** Whether GET /demo serves the demo chat (and /demo/tester the protocol tester). */
   demoPage: boolean;
   /** The protocol reference and AsyncAPI document served under /docs/ (none when docs/ is missing). */
   docs: Docs | undefined;
@@ -36,7 +38,8 @@ async function serving(client: Client<typeof Health>): Promise<boolean> {
 /**
  * The edge's own HTTP routes next to Socket.IO: GET /healthz (the process answers),
  * /readyz (services and NATS reachable), /metrics (Prometheus), /docs/ (the protocol
- * reference, its Markdown and the AsyncAPI document) and, when enabled, /demo.
+ * reference, its Markdown and the AsyncAPI document) and, when enabled, /demo (the chat,
+ * its bundle under /demo/) and /demo/tester.
  */
 export function createHttpRoutes(probes: Probes) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -51,9 +54,19 @@ export function createHttpRoutes(probes: Probes) {
       const ready = !probes.draining() && Object.values(checks).every(Boolean);
       return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", draining: probes.draining(), checks });
     }
-    if (path === "/demo" && probes.demoPage) {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-      res.end(DEMO_PAGE);
+    if (probes.demoPage && (path === "/demo" || path === "/demo/tester")) {
+      // The chat runs only its own bundle; its pages show other people's text.
+      const csp = path === "/demo" ? { "content-security-policy": "default-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:" } : {};
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...csp });
+      res.end(path === "/demo" ? CHAT_PAGE : TESTER_PAGE);
+      return;
+    }
+    if (probes.demoPage && path?.startsWith("/demo/")) {
+      const asset = await readDemoAsset(path.slice("/demo/".length));
+      if (asset === "unknown") return json(res, 404, { error: "not found" });
+      if (asset === "missing") return json(res, 503, { error: "the demo is not built: run npm run build -w @redup/edge" });
+      res.writeHead(200, { "content-type": asset.type, "cache-control": "no-cache", "x-content-type-options": "nosniff" });
+      res.end(asset.body);
       return;
     }
     if (probes.docs && (path === "/docs" || path?.startsWith("/docs/"))) {

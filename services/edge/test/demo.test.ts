@@ -1,5 +1,5 @@
 /**
- * The /demo page in headless Chromium (Debian's package, driven by playwright-core): two
+ * The /demo/tester page in headless Chromium (Debian's package, driven by playwright-core): two
  * pages, two users, a message each way and a group message, asserted in the DOM. And the
  * protocol reference at /docs/, rendered, with the AsyncAPI document as written.
  */
@@ -31,7 +31,7 @@ afterAll(async () => {
 
 async function openAs(userId: string): Promise<Page> {
   const page = await browser.newPage();
-  await page.goto(`${edge.url}/demo`);
+  await page.goto(`${edge.url}/demo/tester`);
   await page.fill("#user", userId);
   await page.click("#connect");
   await expect.poll(() => page.textContent("#status"), { timeout: 10_000 }).toBe(`conectado como ${userId}`);
@@ -47,7 +47,7 @@ async function send(page: Page, type: "directo" | "grupal", to: string, text: st
 
 const items = (page: Page, list: string) => page.$$eval(`#${list} li`, (lis) => lis.map((li) => li.textContent ?? ""));
 
-describe("the demo page", () => {
+describe("the protocol tester at /demo/tester", () => {
   it("shows ACKs, messages both ways, a group message and delivery receipts", async () => {
     const ana = await openAs("123");
     const luis = await openAs("789");
@@ -79,7 +79,7 @@ describe("the demo page", () => {
 
   it("is off when DEMO_PAGE=false", async () => {
     const off = await stack.startEdge({ DEMO_PAGE: "false" });
-    expect((await fetch(`${off.url}/demo`)).status).toBe(404);
+    for (const path of ["/demo", "/demo/tester", "/demo/chat.js"]) expect((await fetch(`${off.url}${path}`)).status).toBe(404);
     expect((await fetch(`${off.url}/socket.io/socket.io.js`)).status).not.toBe(200);
   });
 });

@@ -1,9 +1,9 @@
 /**
- * The /demo page: a tiny client of the real protocol (socket.io-client, served by the edge
+ * The /demo/tester page: a tiny client of the real protocol (socket.io-client, served by the edge
  * itself) for a frontend developer to watch connect, join, send, ACKs, incoming messages
  * and receipts live. Everything shown is inserted as text, never as HTML.
  */
-export const DEMO_PAGE = `<!doctype html>
+export const TESTER_PAGE = `<!doctype html>
 <html lang="es">
 <head>
 <meta charset="utf-8">
