@@ -1,0 +1,82 @@
+import { summarise, type LatencySummary } from "../stats.js";
+import { judgeGrowth, type GrowthLine } from "./growth.js";
+import { startSampler, type Series } from "./sampler.js";
+import { startSoakSystem } from "./system.js";
+import { mixedTraffic, type TrafficOptions } from "./traffic.js";
+
+export interface SoakOptions extends Omit<TrafficOptions, "url" | "seconds" | "userIdBase"> {
+  minutes: number;
+  /** Samples before this are left out of the slopes (start-up, JIT, pools filling). */
+  warmupSeconds: number;
+  sampleSeconds: number;
+}
+
+export interface SoakReport {
+  minutes: number;
+  rate: number;
+  warmupSeconds: number;
+  sent: number;
+  acked: number;
+  ackedUnsaved: number;
+  /** Sends refused or unanswered, history reads that failed, reconnects that never came back. */
+  errors: number;
+  refusals: Record<string, number>;
+  heldBack: number;
+  received: number;
+  lost: number;
+  duplicates: number;
+  ack: LatencySummary;
+  receive: LatencySummary;
+  history: { reads: number; errors: number; latency: LatencySummary };
+  reconnects: { done: number; errors: number };
+  growth: GrowthLine[];
+  /** True when no server's RSS, descriptors or event-loop lag grew past the limits. */
+  pass: boolean;
+  series: Series;
+}
+
+/** The warm-up when none is given: a fifth of the run, at least 30 s and at most 5 minutes. */
+export const defaultWarmupSeconds = (minutes: number) => Math.min(300, Math.max(30, minutes * 12));
+
+/**
+ * Starts the system as separate processes, runs mixed traffic for `minutes` while sampling
+ * each server, stops everything, and judges growth over the samples after the warm-up.
+ */
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const system = await startSoakSystem();
+  try {
+    const origin = Date.now();
+    const sampler = startSampler(system.servers, options.sampleSeconds * 1000, origin);
+    let traffic;
+    try {
+      traffic = await mixedTraffic({ ...options, url: system.edgeUrl, seconds: options.minutes * 60, userIdBase: 1_000_000 + Math.floor(Math.random() * 1_000_000) * 100 });
+    } finally {
+      await sampler.stop();
+    }
+    const { ledger } = traffic;
+    const growth = judgeGrowth(sampler.series, options.warmupSeconds * 1000);
+    return {
+      minutes: options.minutes,
+      rate: options.rate,
+      warmupSeconds: options.warmupSeconds,
+      sent: ledger.sent,
+      acked: ledger.ackedSaved,
+      ackedUnsaved: ledger.ackedUnsaved,
+      errors: ledger.ackErrors + traffic.history.errors + traffic.reconnects.errors,
+      refusals: Object.fromEntries(ledger.refusals),
+      heldBack: traffic.heldBack,
+      received: ledger.received,
+      lost: ledger.lost,
+      duplicates: ledger.duplicates,
+      ack: summarise(ledger.ackLatency),
+      receive: summarise(ledger.receiveLatency),
+      history: { reads: traffic.history.reads, errors: traffic.history.errors, latency: summarise(traffic.history.latency) },
+      reconnects: traffic.reconnects,
+      growth,
+      pass: growth.every((g) => g.ok),
+      series: sampler.series,
+    };
+  } finally {
+    await system.stop();
+  }
+}
