@@ -33,7 +33,7 @@ export type Measure = keyof typeof LIMITS;
 export interface GrowthLine {
   server: string;
   measure: Measure;
-  /** Samples after the warm-up that had a value. */
+  /** Samples in the measured stretch that had a value. */
   points: number;
   first: number | undefined;
   last: number | undefined;
@@ -44,11 +44,11 @@ export interface GrowthLine {
   ok: boolean;
 }
 
-/** Each server's slope of each measure over the samples taken after `warmupMs`. */
-export function judgeGrowth(series: Series, warmupMs: number): GrowthLine[] {
+/** Each server's slope of each measure over the samples taken from `fromMs` to `toMs`. */
+export function judgeGrowth(series: Series, fromMs: number, toMs: number): GrowthLine[] {
   const lines: GrowthLine[] = [];
   for (const [server, samples] of series) {
-    const measured = samples.filter((s) => s.at >= warmupMs);
+    const measured = samples.filter((s) => s.at >= fromMs && s.at <= toMs);
     const windowMinutes = measured.length > 1 ? (measured.at(-1)!.at - measured[0]!.at) / 60_000 : 0;
     for (const measure of Object.keys(LIMITS) as Measure[]) {
       const limit = LIMITS[measure];

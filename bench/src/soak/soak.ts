@@ -4,9 +4,9 @@ import { startSampler, type Series } from "./sampler.js";
 import { startSoakSystem } from "./system.js";
 import { mixedTraffic, type TrafficOptions } from "./traffic.js";
 
-export interface SoakOptions extends Omit<TrafficOptions, "url" | "seconds" | "userIdBase"> {
+export interface SoakOptions extends Omit<TrafficOptions, "url" | "seconds" | "userIdBase" | "onLoad"> {
   minutes: number;
-  /** Samples before this are left out of the slopes (start-up, JIT, pools filling). */
+  /** Samples in the load's first seconds are left out of the slopes (start-up, JIT, pools and heaps filling). */
   warmupSeconds: number;
   sampleSeconds: number;
 }
@@ -35,8 +35,8 @@ export interface SoakReport {
   series: Series;
 }
 
-/** The warm-up when none is given: a fifth of the run, at least 30 s and at most 5 minutes. */
-export const defaultWarmupSeconds = (minutes: number) => Math.min(300, Math.max(30, minutes * 12));
+/** The warm-up when none is given: a fifth of the run, at least 30 s, at most 5 minutes and never over half the run. */
+export const defaultWarmupSeconds = (minutes: number) => Math.min(300, minutes * 30, Math.max(30, minutes * 12));
 
 /**
  * Starts the system as separate processes, runs mixed traffic for `minutes` while sampling
@@ -47,14 +47,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   try {
     const origin = Date.now();
     const sampler = startSampler(system.servers, options.sampleSeconds * 1000, origin);
+    // The slopes cover the load only: not the start-up before it, nor the drain after it.
+    const load = { start: 0, end: 0 };
     let traffic;
     try {
-      traffic = await mixedTraffic({ ...options, url: system.edgeUrl, seconds: options.minutes * 60, userIdBase: 1_000_000 + Math.floor(Math.random() * 1_000_000) * 100 });
+      traffic = await mixedTraffic({
+        ...options,
+        url: system.edgeUrl,
+        seconds: options.minutes * 60,
+        userIdBase: 1_000_000 + Math.floor(Math.random() * 1_000_000) * 100,
+        onLoad: (phase) => (load[phase] = Date.now() - origin),
+      });
     } finally {
       await sampler.stop();
     }
     const { ledger } = traffic;
-    const growth = judgeGrowth(sampler.series, options.warmupSeconds * 1000);
+    const growth = judgeGrowth(sampler.series, load.start + options.warmupSeconds * 1000, load.end);
     return {
       minutes: options.minutes,
       rate: options.rate,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,6 +32,9 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
  * stopped by name; here every child is known by its pid and stopped by it.
  */
 export async function startSoakSystem(options: { logLevel?: string } = {}): Promise<SoakSystem> {
+  const entry = (name: ServerProcess["name"]) => join(ROOT, "services", name, "dist", "main.js");
+  const unbuilt = (["rooms", "messages", "delivery", "edge"] as const).filter((name) => !existsSync(entry(name)));
+  if (unbuilt.length > 0) throw new Error(`not built: ${unbuilt.map(entry).join(", ")} (npm run build)`);
   const db: TestDatabase = await createTestDatabase("soak");
   const children: ChildProcess[] = [];
   const servers: ServerProcess[] = [];
@@ -59,7 +62,7 @@ export async function startSoakSystem(options: { logLevel?: string } = {}): Prom
   const start = (name: ServerProcess["name"], extra: Record<string, string>, metricsUrl: string) => {
     const logFile = join(tmpdir(), `redup-soak-${run}-${name}.log`);
     const out = createWriteStream(logFile);
-    const child = spawn(process.execPath, ["--enable-source-maps", join(ROOT, "services", name, "dist", "main.js")], { env: { ...env, ...extra }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--enable-source-maps", entry(name)], { env: { ...env, ...extra }, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
     children.push(child);

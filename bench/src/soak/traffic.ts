@@ -19,6 +19,8 @@ export interface TrafficOptions {
   seconds: number;
   maxMessages: number;
   drainSeconds: number;
+  /** Told when the load starts (after connecting and joining) and when it ends (before the drain). */
+  onLoad?: (phase: "start" | "end") => void;
 }
 
 export interface TrafficResult {
@@ -152,6 +154,7 @@ export async function mixedTraffic(o: TrafficOptions): Promise<TrafficResult> {
     ...(o.reconnectsPerMinute > 0 ? [setInterval(reconnectOne, 60_000 / o.reconnectsPerMinute)] : []),
     setInterval(trim, 10_000),
   ];
+  o.onLoad?.("start");
   const started = Date.now();
   const deadline = started + o.seconds * 1000;
   const interval = 1000 / Math.max(o.rate, 0.001);
@@ -164,6 +167,7 @@ export async function mixedTraffic(o: TrafficOptions): Promise<TrafficResult> {
   }
   const sendSeconds = (Date.now() - started) / 1000;
   for (const t of timers) clearInterval(t);
+  o.onLoad?.("end");
   await Promise.all(reconnecting);
   while (inFlight > 0 || historyInFlight > 0) await sleep(50);
   await drain(ledger, o.drainSeconds * 1000);
