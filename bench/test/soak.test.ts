@@ -7,7 +7,7 @@
  */
 import { expect, it } from "vitest";
 import { formatSoak } from "../src/soak/format.js";
-import { defaultWarmupSeconds, runSoak } from "../src/soak/soak.js";
+import { runSoak } from "../src/soak/soak.js";
 
 const minutes = Number(process.env["SOAK_SMOKE_MINUTES"] || 2);
 
@@ -21,7 +21,9 @@ it(`soaks ${minutes} min of mixed traffic without growth`, { timeout: (minutes *
     members: 5,
     historyPerSecond: 4,
     reconnectsPerMinute: 30,
-    warmupSeconds: defaultWarmupSeconds(minutes),
+    // Half the run: right after start-up the heaps are still sizing themselves, and a smoke this
+    // short must not fail on that; it still fails on a gross leak (over 16 MiB/min of RSS).
+    warmupSeconds: minutes * 30,
     sampleSeconds: 2,
     maxMessages: 100_000,
     drainSeconds: 30,
