@@ -11,7 +11,7 @@ const MiB = 1024 * 1024;
 /** One server's samples every 5 s for `minutes`, RSS from `rss(t)` (t in minutes); fds and lag flat. */
 function series(minutes: number, rss: (t: number) => number | undefined): Series {
   const samples: Sample[] = [];
-  for (let at = 0; at <= minutes * 60_000; at += 5000) samples.push({ at, rssBytes: rss(at / 60_000), fds: 40, lagP99Seconds: 0.012 });
+  for (let at = 0; at <= minutes * 60_000; at += 5000) samples.push({ at, rssBytes: rss(at / 60_000), cpuSeconds: at / 10_000, fds: 40, lagP99Seconds: 0.012 });
   return new Map([["edge", samples]]);
 }
 

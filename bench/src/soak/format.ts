@@ -25,6 +25,7 @@ export function formatSoak(r: SoakReport): string {
   out.push(`traffic: sent ${r.sent}, acked ${r.acked} (+${r.ackedUnsaved} unsaved fallback), errors ${r.errors}${refusals ? ` (${refusals})` : ""}, held back ${r.heldBack}`);
   out.push(`         received ${r.received}, lost ${r.lost}, duplicates ${r.duplicates} (replays after reconnects, deduped)`);
   out.push(`         ACK p50 ${r.ack.p50} / p99 ${r.ack.p99} ms; receive p50 ${r.receive.p50} / p99 ${r.receive.p99} ms (catch-ups after a reconnect included)`);
+  out.push(`         server CPU ${r.cpu.map((c) => `${c.server} ${c.percent === undefined ? "-" : Math.round(c.percent)}%`).join(", ")} (of one core); machine load average ${r.loadAverage.map((l) => l.toFixed(1)).join(" / ")}`);
   out.push(`         history reads ${r.history.reads} (errors ${r.history.errors}), p99 ${r.history.latency.p99} ms; reconnects ${r.reconnects.done} (errors ${r.reconnects.errors})`);
   const failed = r.growth.filter((g) => !g.ok).map((g) => (g.enough ? `${g.server} ${g.measure} grows ${slope(g)} ${LIMITS[g.measure].unit}/min` : `${g.server} ${g.measure}: too few readings (${g.points})`));
   out.push(r.pass ? "SOAK PASS: no growth in RSS, open fds or event-loop lag of any server" : `SOAK FAIL: ${failed.join("; ")}`);

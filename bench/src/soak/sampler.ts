@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { sampleProcess } from "../stats.js";
 import type { ServerProcess } from "./system.js";
 
 /** One reading of one server. */
@@ -7,16 +8,13 @@ export interface Sample {
   at: number;
   rssBytes: number | undefined;
   fds: number | undefined;
+  /** CPU seconds used so far (user + system), to tell a starved server from a busy one. */
+  cpuSeconds: number | undefined;
   /** The event loop's p99 delay since the previous scrape, in seconds (prom-client resets its histogram on each collect). */
   lagP99Seconds: number | undefined;
 }
 
 export type Series = Map<string, Sample[]>;
-
-function rss(pid: number): number | undefined {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return kb === undefined ? undefined : Number(kb) * 1024;
-}
 
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
@@ -38,7 +36,8 @@ async function sampleOne(server: ServerProcess, at: number): Promise<Sample> {
     (r) => (r.ok ? r.text() : undefined),
     () => undefined,
   );
-  return { at, rssBytes: read(() => rss(server.pid)), fds: read(() => fds(server.pid)), lagP99Seconds: exposition === undefined ? undefined : lagP99(exposition) };
+  const proc = sampleProcess(server.pid, server.name);
+  return { at, rssBytes: proc?.rssBytes, cpuSeconds: proc?.cpuSeconds, fds: read(() => fds(server.pid)), lagP99Seconds: exposition === undefined ? undefined : lagP99(exposition) };
 }
 
 /** Samples every server every `intervalMs` until stopped; the series are keyed by server name. */

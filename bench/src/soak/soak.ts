@@ -1,6 +1,7 @@
+import { loadavg } from "node:os";
 import { summarise, type LatencySummary } from "../stats.js";
 import { judgeGrowth, type GrowthLine } from "./growth.js";
-import { startSampler, type Series } from "./sampler.js";
+import { startSampler, type Sample, type Series } from "./sampler.js";
 import { startSoakSystem } from "./system.js";
 import { mixedTraffic, type TrafficOptions } from "./traffic.js";
 
@@ -30,9 +31,22 @@ export interface SoakReport {
   history: { reads: number; errors: number; latency: LatencySummary };
   reconnects: { done: number; errors: number };
   growth: GrowthLine[];
+  /** Each server's CPU over the measured stretch, in % of one core. */
+  cpu: { server: string; percent: number | undefined }[];
+  /** The machine's 1, 5 and 15-minute load averages at the end (a busy machine starves the servers). */
+  loadAverage: number[];
   /** True when no server's RSS, descriptors or event-loop lag grew past the limits. */
   pass: boolean;
   series: Series;
+}
+
+/** CPU used between the first and last sample with a reading, in % of one core. */
+function cpuPercent(samples: Sample[]): number | undefined {
+  const read = samples.filter((s) => s.cpuSeconds !== undefined);
+  if (read.length < 2) return undefined;
+  const first = read[0]!;
+  const last = read.at(-1)!;
+  return ((last.cpuSeconds! - first.cpuSeconds!) / ((last.at - first.at) / 1000)) * 100;
 }
 
 /** The warm-up when none is given: a fifth of the run, at least 30 s, at most 5 minutes and never over half the run. */
@@ -62,7 +76,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await sampler.stop();
     }
     const { ledger } = traffic;
-    const growth = judgeGrowth(sampler.series, load.start + options.warmupSeconds * 1000, load.end);
+    const from = load.start + options.warmupSeconds * 1000;
+    const growth = judgeGrowth(sampler.series, from, load.end);
     return {
       minutes: options.minutes,
       rate: options.rate,
@@ -81,6 +96,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       history: { reads: traffic.history.reads, errors: traffic.history.errors, latency: summarise(traffic.history.latency) },
       reconnects: traffic.reconnects,
       growth,
+      cpu: [...sampler.series].map(([server, samples]) => ({ server, percent: cpuPercent(samples.filter((x) => x.at >= from && x.at <= load.end)) })),
+      loadAverage: loadavg(),
       pass: growth.every((g) => g.ok),
       series: sampler.series,
     };
