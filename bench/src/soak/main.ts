@@ -19,7 +19,7 @@ file descriptors and event-loop lag (p99). Prints the slopes after the warm-up a
   --sample N             seconds between samples (default 5)
   --max-messages N       stop sending after N messages whatever the time (default 2000000)
   --drain N              seconds to wait for outstanding deliveries at the end (default 30)
-  --samples FILE         also write the report and every sample of every server there, as JSON
+  --json FILE            also write the report and every sample of every server there, as JSON
 Exits 1 on SOAK FAIL or when an ACKed message was lost.`;
 
 const { values } = parseArgs({
@@ -36,7 +36,7 @@ const { values } = parseArgs({
     sample: { type: "string", default: "5" },
     "max-messages": { type: "string", default: "2000000" },
     drain: { type: "string", default: "30" },
-    samples: { type: "string" },
+    json: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -70,5 +70,5 @@ const report = await runSoak({
   drainSeconds: num("drain", values.drain, 600),
 });
 process.stdout.write(`${formatSoak(report)}\n`);
-if (values.samples) writeFileSync(values.samples, JSON.stringify({ ...report, series: Object.fromEntries(report.series) }, null, 1));
+if (values.json) writeFileSync(values.json, JSON.stringify({ ...report, series: Object.fromEntries(report.series) }, null, 1));
 process.exit(report.pass && report.lost === 0 ? 0 : 1);
