@@ -29,6 +29,7 @@ export const LIMITS = {
 } as const;
 
 export type Measure = keyof typeof LIMITS;
+export type Limits = { [M in Measure]: { perMinute: number; total: number; unit: string; scale: number; pick: (s: Sample) => number | undefined } };
 
 export interface GrowthLine {
   server: string;
@@ -45,13 +46,13 @@ export interface GrowthLine {
 }
 
 /** Each server's slope of each measure over the samples taken from `fromMs` to `toMs`. */
-export function judgeGrowth(series: Series, fromMs: number, toMs: number): GrowthLine[] {
+export function judgeGrowth(series: Series, fromMs: number, toMs: number, limits: Limits = LIMITS): GrowthLine[] {
   const lines: GrowthLine[] = [];
   for (const [server, samples] of series) {
     const measured = samples.filter((s) => s.at >= fromMs && s.at <= toMs);
     const windowMinutes = measured.length > 1 ? (measured.at(-1)!.at - measured[0]!.at) / 60_000 : 0;
-    for (const measure of Object.keys(LIMITS) as Measure[]) {
-      const limit = LIMITS[measure];
+    for (const measure of Object.keys(limits) as Measure[]) {
+      const limit = limits[measure];
       const points = measured.flatMap((s) => {
         const value = limit.pick(s);
         return value === undefined ? [] : [{ at: s.at, value }];

@@ -1,6 +1,6 @@
 import { loadavg } from "node:os";
 import { summarise, type LatencySummary } from "../stats.js";
-import { judgeGrowth, type GrowthLine } from "./growth.js";
+import { judgeGrowth, LIMITS, type GrowthLine, type Limits } from "./growth.js";
 import { startSampler, type Sample, type Series } from "./sampler.js";
 import { startSoakSystem } from "./system.js";
 import { mixedTraffic, type TrafficOptions } from "./traffic.js";
@@ -10,6 +10,8 @@ export interface SoakOptions extends Omit<TrafficOptions, "url" | "seconds" | "u
   /** Samples in the load's first seconds are left out of the slopes (start-up, JIT, pools and heaps filling). */
   warmupSeconds: number;
   sampleSeconds: number;
+  /** The no-growth limits (default LIMITS, the documented ones). */
+  limits?: Limits;
 }
 
 export interface SoakReport {
@@ -77,7 +79,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     const { ledger } = traffic;
     const from = load.start + options.warmupSeconds * 1000;
-    const growth = judgeGrowth(sampler.series, from, load.end);
+    const growth = judgeGrowth(sampler.series, from, load.end, options.limits ?? LIMITS);
     return {
       minutes: options.minutes,
       rate: options.rate,
