@@ -122,10 +122,14 @@ export interface BenchClient {
   onReceive?: () => void;
 }
 
-/** Connects one user and resolves once `connected` arrived (or rejects after 20 s). */
-export function connect(url: string, userId: number, ledger: Ledger | undefined, extra: Record<string, string> = {}): Promise<BenchClient> {
+/**
+ * Connects one user and resolves once `connected` arrived (or rejects after 20 s). `previous`:
+ * the same user's earlier socket, whose dedupe and order state carry over, so what its
+ * catch-up replays counts as a duplicate, not as a second receive.
+ */
+export function connect(url: string, userId: number, ledger: Ledger | undefined, extra: Record<string, string> = {}, previous?: BenchClient): Promise<BenchClient> {
   const socket = io(url, { query: { user_id: String(userId), ...extra }, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 20_000 });
-  const client: BenchClient = { userId, socket, seen: new Set(), lastByRoom: new Map() };
+  const client: BenchClient = { userId, socket, seen: previous?.seen ?? new Set(), lastByRoom: previous?.lastByRoom ?? new Map() };
   if (ledger)
     socket.on("receive_message", (m: Record<string, unknown>) => {
       ledger.receive(m, client.seen, client.lastByRoom);

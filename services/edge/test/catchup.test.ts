@@ -44,9 +44,12 @@ describe("catch-up", () => {
     second.socket.disconnect();
 
     const third = await connectUser(edge, 2002);
-    const none = collect(third.socket, "receive_message");
-    await call(third.socket, "get_history", { type: "directo", to: 2001, limit: 1 });
-    expect(none).toEqual([]);
+    const none = collect<Record<string, unknown>>(third.socket, "receive_message");
+    // The barrier: a live message, held back until the catch-up is over (shown above). Once it
+    // is in, any replay would have come before it.
+    const live = await call(sender.socket, "send_message", { to: 2002, message: "barrera", type: "directo" });
+    await until(none, 1);
+    expect(none.map((m) => m["mensaje_id"])).toEqual([live["mensaje_id"]]);
     third.socket.disconnect();
     sender.socket.disconnect();
   });
@@ -123,9 +126,11 @@ describe("the protocol's additions", () => {
     expect(await call(s.socket, "edit_message", { mensaje_id: ack["mensaje_id"], message: "otra vez" })).toMatchObject({ status: "error", code: "MESSAGE_DELETED" });
     // A deleted message is not replayed to its recipient.
     const r = await connectUser(edge, 2402);
-    const got = collect(r.socket, "receive_message");
-    await call(r.socket, "get_history", { type: "directo", to: 2401 });
-    expect(got).toEqual([]);
+    const got = collect<Record<string, unknown>>(r.socket, "receive_message");
+    // The barrier: a live message comes after the catch-up; once it is in, the deleted one was not replayed.
+    const live = await call(s.socket, "send_message", { to: 2402, message: "barrera", type: "directo" });
+    await until(got, 1);
+    expect(got.map((m) => m["mensaje_id"])).toEqual([live["mensaje_id"]]);
     s.socket.disconnect();
     r.socket.disconnect();
   });

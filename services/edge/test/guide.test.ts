@@ -136,17 +136,24 @@ describe("chat 1 a 1", () => {
     const onPhone = collect<Record<string, unknown>>(phone.socket, "receive_message");
     const onLaptop = collect<Record<string, unknown>>(laptop.socket, "receive_message");
     const onPeer = collect<Record<string, unknown>>(peer.socket, "receive_message");
+    const other = await connectUser(edge, 302);
     const ack = await call(phone.socket, "send_message", { to: 301, message: "desde el móvil", type: "directo" });
     await until(onLaptop, 1);
     await until(onPeer, 1);
-    // A round trip on each socket so anything else in flight would have arrived.
-    await call(phone.socket, "mark_read", { mensaje_id: "999999" }).catch(() => {});
-    await call(laptop.socket, "mark_read", { mensaje_id: "999999" }).catch(() => {});
-    expect(onPhone).toEqual([]);
-    expect(onLaptop).toHaveLength(1);
+    // Barriers: later messages that must arrive over the same NATS subjects (user 300's, then
+    // user 301's) and the same sockets. Once they are in, any copy of the first message still on
+    // its way there would have arrived before them.
+    const toUser300 = await call(peer.socket, "send_message", { to: 300, message: "barrera 300", type: "directo" });
+    const toUser301 = await call(other.socket, "send_message", { to: 301, message: "barrera 301", type: "directo" });
+    await until(onPhone, 1);
+    await until(onLaptop, 2);
+    await until(onPeer, 2);
+    const ids = (got: Record<string, unknown>[]) => got.map((m) => m["mensaje_id"]);
+    expect(ids(onPhone)).toEqual([toUser300["mensaje_id"]]);
+    expect(ids(onLaptop)).toEqual([ack["mensaje_id"], toUser300["mensaje_id"]]);
     expect(onLaptop[0]).toMatchObject({ from: "300", to: "301", mensaje_id: ack["mensaje_id"] });
-    expect(onPeer).toHaveLength(1);
-    for (const s of [phone, laptop, peer]) s.socket.disconnect();
+    expect(ids(onPeer)).toEqual([ack["mensaje_id"], toUser301["mensaje_id"]]);
+    for (const s of [phone, laptop, peer, other]) s.socket.disconnect();
   });
 });
 
@@ -169,19 +176,30 @@ describe("chat grupal", () => {
     expect(await toU2).toMatchObject({ from: "123", to: "456", type: "grupal", message: "Hola a todos!", mensaje_id: ack["mensaje_id"] });
     const recipients = await stack.query("select destinatario_id from destinatarios_mensaje where mensaje_id = $1", [ack["mensaje_id"]]);
     expect(recipients).toEqual([{ destinatario_id: "789" }]);
-    await call(outsider.socket, "mark_read", { mensaje_id: "1" }).catch(() => {});
-    expect(outsiderGot).toEqual([]);
+    // 789 got the group's event, so this edge has handled it; a later message that must reach the
+    // outsider's socket is the barrier: once it is in, nothing of the group message is on its way.
+    const toOutsider = await call(u1.socket, "send_message", { to: 555, message: "barrera", type: "directo" });
+    await until(outsiderGot, 1);
+    expect(outsiderGot).toEqual([expect.objectContaining({ mensaje_id: toOutsider["mensaje_id"] })]);
 
     // A user who has not joined may not send to the group.
     const refused = await call(outsider.socket, "send_message", { to: "456", message: "colado", type: "grupal" });
     expect(refused).toMatchObject({ status: "error", code: "NOT_A_MEMBER" });
 
     // leave_group: no more group messages for 789.
+    // A member who stays (joined after the recipients check above) shows when the group's event
+    // has been handled; then a direct message to 789 is the barrier on 789's socket.
+    const stays = await connectUser(edge, 790);
+    expect(await call(stays.socket, "join_group", { group_id: 456 })).toMatchObject({ status: "ok" });
     expect(await call(u2.socket, "leave_group", { group_id: "456" })).toEqual({ status: "ok", group_id: "456", user_id: "789" });
-    const afterLeave = collect(u2.socket, "receive_message");
-    await call(u1.socket, "send_message", { to: "456", message: "¿sigue alguien?", type: "grupal" });
-    await call(u2.socket, "mark_read", { mensaje_id: "1" }).catch(() => {});
-    expect(afterLeave).toEqual([]);
-    for (const s of [u1, u2, outsider]) s.socket.disconnect();
+    const afterLeave = collect<Record<string, unknown>>(u2.socket, "receive_message");
+    const atStays = collect<Record<string, unknown>>(stays.socket, "receive_message");
+    const toGroup = await call(u1.socket, "send_message", { to: "456", message: "¿sigue alguien?", type: "grupal" });
+    await until(atStays, 1);
+    expect(atStays[0]).toMatchObject({ mensaje_id: toGroup["mensaje_id"] });
+    const toU2Direct = await call(u1.socket, "send_message", { to: 789, message: "barrera", type: "directo" });
+    await until(afterLeave, 1);
+    expect(afterLeave).toEqual([expect.objectContaining({ mensaje_id: toU2Direct["mensaje_id"] })]);
+    for (const s of [u1, u2, outsider, stays]) s.socket.disconnect();
   });
 });

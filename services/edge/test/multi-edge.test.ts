@@ -64,9 +64,12 @@ describe("two edges", () => {
     await call(onEast.socket, "send_message", { to: 1102, message: "desde el este", type: "directo" });
     await until(b, 4);
     expect(b[3]).toMatchObject({ from: "1101", to: "1102", message: "desde el este" });
-    await call(onEast.socket, "mark_read", { mensaje_id: "1" }).catch(() => {});
-    expect(own).toEqual([]);
-    expect(a.map((m) => m["message"])).toEqual(["m0", "m1", "m2"]);
+    // The barrier: a later message to 1101, over the same NATS subject to the same east socket.
+    // Once it is in, a copy of "desde el este" on its way to the sending socket would be too.
+    const reply = await call(sender.socket, "send_message", { to: 1101, message: "barrera", type: "directo" });
+    await until(own, 1);
+    expect(own.map((m) => m["mensaje_id"])).toEqual([reply["mensaje_id"]]);
+    expect(a.map((m) => m["message"])).toEqual(["m0", "m1", "m2", "barrera"]);
     for (const u of [onEast, onWest, sender]) u.socket.disconnect();
   });
 
@@ -95,14 +98,22 @@ describe("two edges", () => {
   it("subscribes by interest: an edge gets no traffic for users it does not hold", async () => {
     const here = await connectUser(west, 1201);
     const there = await connectUser(west, 1202);
+    const far = await connectUser(east, 1203);
     const got = collect(there.socket, "receive_message");
+    const atFar = collect(far.socket, "receive_message");
     const eastBefore = await received(east);
     const westBefore = await received(west);
     for (let i = 0; i < 5; i++) await call(here.socket, "send_message", { to: 1202, message: `local ${i}`, type: "directo" });
     await until(got, 5);
     // West received each message for the recipient and for the sender's own subject.
     expect((await received(west)) - westBefore).toBe(10);
-    expect((await received(east)) - eastBefore).toBe(0);
+    // The barrier: a later message east must get (to its user 1203). Once it is in, anything
+    // of the five on its way to east would have been counted too.
+    await call(here.socket, "send_message", { to: 1203, message: "al este", type: "directo" });
+    await until(atFar, 1);
+    await waitFor(async () => (await received(east)) - eastBefore >= 1, 5000, "east to count the barrier");
+    expect((await received(east)) - eastBefore).toBe(1);
+    far.socket.disconnect();
     const subsBefore = west.context.fanout.subscriptionCount;
     here.socket.disconnect();
     there.socket.disconnect();

@@ -224,12 +224,13 @@ describe("data and logs", () => {
     await call(socket as never, "send_message", { to: 221, message: "contenido-super-secreto-123", type: "directo" });
     await until(got, 1);
     await call(socket as never, "send_message", { to: "x", message: "otro-secreto-456", type: "directo" });
-    await handshake(edge, { auth: { token: `${token}manipulado` } }).catch(() => {});
+    // The tampered token must be refused (and, below, never logged).
+    expect(await refusedWith(handshake(edge, { auth: { token: `${token}manipulado` } }))).toMatchObject({ code: "UNAUTHORIZED" });
     socket.disconnect();
     receiver.socket.disconnect();
     await edge.close();
     const all = lines.join("");
     expect(all).toContain("[SEND_MESSAGE]");
-    for (const secret of ["contenido-super-secreto-123", "otro-secreto-456", token, SECRET]) expect(all).not.toContain(secret);
+    for (const secret of ["contenido-super-secreto-123", "otro-secreto-456", token, `${token}manipulado`, SECRET]) expect(all).not.toContain(secret);
   });
 });
