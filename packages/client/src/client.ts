@@ -108,16 +108,23 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
     return true;
   }
 
-  /** After each connect: hold receiving, read the feed, release in room order, read once more a moment later. */
-  async function resume(number: number): Promise<void> {
-    if (watched.size > 0) void call("watch_presence", { user_ids: [...watched] }).then((r) => r.presences.forEach((p) => events.emit("presence", p)), () => undefined);
-    const first = cursor === undefined;
+  /** Holds receiving while the feed is read, then releases it in room order (unless a newer connection took over). */
+  async function heldRead(number: number): Promise<boolean> {
     receiver.hold();
     const ok = await catchUpFeed(number);
     if (number === connectionNumber) receiver.release();
+    return ok;
+  }
+
+  /** After each connect: read the feed, and once more a moment later, each time holding what arrives meanwhile. */
+  async function resume(number: number): Promise<void> {
+    if (watched.size > 0) void call("watch_presence", { user_ids: [...watched] }).then((r) => r.presences.forEach((p) => events.emit("presence", p)), () => undefined);
+    const first = cursor === undefined;
+    const ok = await heldRead(number);
     if (ok && !first)
       setTimeout(() => {
-        if (number === connectionNumber && socket.connected) void catchUpFeed(number);
+        // What the second read brings is sorted with what arrives live during it, as in the first.
+        if (number === connectionNumber && socket.connected) void heldRead(number);
       }, FEED_SETTLE_MS);
   }
 

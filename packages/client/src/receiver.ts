@@ -9,10 +9,11 @@ import type {
 import { BoundedSet } from "./bounded-set.js";
 import { compareIds } from "./ids.js";
 import { SeenIds } from "./seen.js";
+import type { ChatMessage } from "./types.js";
 
 /** What the receiver hands to the app, in order. */
 export interface ReceiverOutput {
-  message(message: ReceivedMessage): void;
+  message(message: ChatMessage): void;
   updated(event: MessageUpdatedEvent): void;
   removed(event: MessageRemovedEvent): void;
   delivered(event: MessageDeliveredEvent): void;
@@ -32,8 +33,13 @@ type Held =
  *
  * Live events and the catch-up come over one socket already in room order. The feed may
  * bring older messages of a room (ones another device of the user confirmed, so the catch-up
- * skips them), so while a reconnect's feed is read everything is held, and released sorted
- * by mensaje_id — the room order — once the feed is read.
+ * skips them), so while the feed is read — on a reconnect, and again a moment later —
+ * everything is held, and released sorted by mensaje_id — the room order — once it is read.
+ *
+ * What holding cannot fix is a message older than one already handed over: one the first
+ * read could not see yet (its transaction was still open) that the second read brings. It is
+ * not dropped — for the app a late message beats a lost one — but marked `late: true`, so the
+ * app places it by mensaje_id instead of appending it.
  */
 export class Receiver {
   private readonly seen = new SeenIds();
@@ -45,7 +51,7 @@ export class Receiver {
     private readonly me: () => string | undefined,
   ) {}
 
-  /** From now until `release()`, hold everything (a reconnect's feed is being read). */
+  /** From now until `release()`, hold everything (the feed is being read). */
   hold(): void {
     this.held ??= [];
   }
@@ -145,8 +151,10 @@ export class Receiver {
       if (live && fromOther) this.output.confirm(id);
       return;
     }
-    this.seen.add(room, id);
-    this.output.message(message);
+    const newest = this.seen.newestShown(room);
+    this.seen.add(room, id, true);
+    if (newest !== undefined && compareIds(id, newest) < 0) this.output.message({ ...message, late: true });
+    else this.output.message(message);
     if (fromOther) this.output.confirm(id);
   }
 }

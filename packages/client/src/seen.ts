@@ -7,7 +7,7 @@ import { compareIds } from "./ids.js";
  * duplicate, since a room's messages reach a client in the room's order.
  */
 export class SeenIds {
-  private readonly rooms = new Map<string, { ids: Set<string>; forgottenUpTo: string | undefined }>();
+  private readonly rooms = new Map<string, { ids: Set<string>; forgottenUpTo: string | undefined; newestShown: string | undefined }>();
 
   constructor(
     private readonly perRoom = 1000,
@@ -21,10 +21,17 @@ export class SeenIds {
     return window.forgottenUpTo !== undefined && compareIds(id, window.forgottenUpTo) <= 0;
   }
 
-  add(room: string, id: string): void {
+  /** The newest id handed to the app as a `message` in the room (the user's own sends do not count). */
+  newestShown(room: string): string | undefined {
+    return this.rooms.get(room)?.newestShown;
+  }
+
+  /** `shown`: handed to the app as a `message`, not only known (e.g. sent by this client). */
+  add(room: string, id: string, shown = false): void {
     let window = this.rooms.get(room);
     if (window) this.rooms.delete(room);
-    else window = { ids: new Set(), forgottenUpTo: undefined };
+    else window = { ids: new Set(), forgottenUpTo: undefined, newestShown: undefined };
+    if (shown && (window.newestShown === undefined || compareIds(id, window.newestShown) > 0)) window.newestShown = id;
     // Re-inserted: Map order is recency, the first key is the room to forget first.
     this.rooms.set(room, window);
     window.ids.add(id);

@@ -109,8 +109,11 @@ export interface TypingChange {
 
 export interface ChatEvents {
   state(state: ConnectionState): void;
-  /** A message of one of the user's rooms not sent by this client: once per `mensaje_id`, in room order. */
-  message(message: ReceivedMessage): void;
+  /**
+   * A message of one of the user's rooms not sent by this client: once per `mensaje_id`, in
+   * room order; the rare one that arrives after newer ones of its room is marked `late`.
+   */
+  message(message: ChatMessage): void;
   updated(event: MessageUpdatedEvent): void;
   removed(event: MessageRemovedEvent): void;
   /** A recipient confirmed one of the user's messages. */
@@ -129,6 +132,14 @@ export interface ChatEvents {
   /** A refusal the edge reported on its `error` event (requests also reject with it). */
   error(event: ProtocolError): void;
 }
+
+/**
+ * A received message as the `message` event gives it. `late: true` marks one older (lower
+ * `mensaje_id`) than a message of the same room already given: the change feed brought it
+ * after newer ones, because its transaction was still open when the feed was first read.
+ * It is given anyway, never dropped: place it by `mensaje_id`, not at the end.
+ */
+export type ChatMessage = ReceivedMessage & { late?: true };
 
 export interface ConversationsOptions {
   /** 1 to 100, 20 by default. */

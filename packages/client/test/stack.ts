@@ -23,6 +23,13 @@ export interface Stack {
   client(port: number, options: Partial<ChatClientOptions> & Pick<ChatClientOptions, "auth">): ChatClient;
   /** SQL on the services' database (to see what was stored, or wait for the feed's pruning). */
   query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Runs `statement` in a transaction left open until the returned function commits it. By
+   * default it takes a transaction id, as a slow writer would: the change feeds go only up to
+   * the oldest running transaction, so nothing written from then on is in them until the
+   * commit. A LOCK TABLE makes the table's readers wait instead.
+   */
+  openTransaction(statement?: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -68,6 +75,24 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       return client;
     },
     query: (sql, params = []) => withClient(db.url, async (c) => (await c.query(sql, params)).rows),
+    async openTransaction(statement = "SELECT pg_current_xact_id()") {
+      let commit = () => undefined as void;
+      const committed = new Promise<void>((resolve) => (commit = resolve));
+      let opened = () => undefined as void;
+      const open = new Promise<void>((resolve) => (opened = resolve));
+      const done = withClient(db.url, async (c) => {
+        await c.query("BEGIN");
+        await c.query(statement);
+        opened();
+        await committed;
+        await c.query("COMMIT");
+      });
+      await Promise.race([open, done]);
+      return () => {
+        commit();
+        return done;
+      };
+    },
     async close() {
       for (const c of closers) await c.close();
       for (const edge of edges) await edge.close().catch(() => undefined);

@@ -3,12 +3,13 @@
  * users, two pages, one conversation on the real stack, each user on an edge of their own.
  * Luis's page reaches his edge through a TCP proxy that the test cuts and restores, so his connection drops for real: the banner
  * shows, what Ana sends meanwhile arrives once when he is back, and what he sends while cut
- * is stored once. With DEMO_SCREENSHOTS=<dir> it also saves the PNGs used in docs/demo.md.
+ * is stored once. Two more users reach two edges through a TCP balancer and keep writing while
+ * one of the edges dies. With DEMO_SCREENSHOTS=<dir> it also saves the PNGs used in docs/demo.md.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTcpProxy, type TcpProxy } from "@redup/kit/testing";
+import { startTcpBalancer, startTcpProxy, type TcpProxy } from "@redup/kit/testing";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,6 +63,7 @@ const status = (page: Page) => page.getAttribute("#banner", "data-status");
 const room = (peer: string) => `#inbox li[data-room="directo:${peer}"]`;
 const badge = (page: Page, peer: string) => page.textContent(`${room(peer)} .badge`);
 const texts = (page: Page) => page.$$eval("#messages .bubble .text", (nodes) => nodes.map((n) => n.textContent ?? ""));
+const ids = (page: Page) => page.$$eval("#messages .bubble", (nodes) => nodes.map((n) => n.getAttribute("data-id")));
 const stateOf = (page: Page, text: string) =>
   page.$$eval("#messages .bubble.mine", (nodes, wanted) => nodes.filter((n) => n.querySelector(".text")?.textContent === wanted).map((n) => n.getAttribute("data-state")), text);
 
@@ -207,6 +209,71 @@ describe("the demo chat", () => {
     await ana.close();
     await reopened.close();
   }, 90_000);
+
+  // The client library's balancer scenario (packages/client/test/balancer.test.ts) through
+  // the page: each user's socket goes through the balancer to one of two edges, and the edge
+  // holding one of them dies while both write.
+  it("stores and shows every message once, in the room's order, when an edge dies behind the balancer", async () => {
+    const [east, west] = [await stack.startEdge({ DEMO_PAGE: "true" }), await stack.startEdge({ DEMO_PAGE: "true" })];
+    // Each edge behind a proxy of its own, so its death cuts its sockets at once, as a crash does.
+    const [eastLink, westLink] = [await startTcpProxy(east.port), await startTcpProxy(west.port)];
+    const balancer = await startTcpBalancer([eastLink.port, westLink.port]);
+    const origin = `http://127.0.0.1:${balancer.port}`;
+    const [A, B] = ["311", "312"];
+    const holds = (edge: EdgeServer, user: string) => edge.context.fanout.socketsOf(user).size > 0;
+    // On exactly one edge: a reloaded page's old socket may linger a moment on the other.
+    const placed = (user: string) => holds(east, user) !== holds(west, user);
+    const ana = await openAs(A, origin);
+    const luis = await openAs(B, origin);
+    await expect.poll(() => placed(A) && placed(B), WAIT).toBe(true);
+    // The balancer alternates per TCP connection, and the page's own requests take turns too:
+    // reload Luis's page until he is on the other edge, so the edge that dies holds one of them.
+    for (let tries = 0; holds(east, A) === holds(east, B); tries++) {
+      if (tries === 6) throw new Error("both users stayed on one edge");
+      await luis.reload();
+      await expect.poll(() => status(luis), WAIT).toBe("online");
+      await expect.poll(() => placed(B), WAIT).toBe(true);
+    }
+    for (const [page, peer] of [[ana, B], [luis, A]] as const) {
+      await page.fill("#start-id", peer);
+      await page.click("#start-open");
+      await expect.poll(() => page.textContent("#title"), WAIT).toBe(`Usuario ${peer}`);
+      await expect.poll(() => page.textContent("#older"), WAIT).toBe("principio de la conversación");
+    }
+
+    const fromAna = Array.from({ length: 15 }, (_, i) => `ana ${i + 1}`);
+    const fromLuis = Array.from({ length: 15 }, (_, i) => `luis ${i + 1}`);
+    for (let i = 0; i < 15; i++) {
+      if (i === 5) {
+        await eastLink.cut();
+        stack.edges.splice(stack.edges.indexOf(east), 1);
+        await east.close();
+      }
+      await send(ana, fromAna[i]!);
+      await send(luis, fromLuis[i]!);
+    }
+
+    // The user east held is back, on the edge that is left.
+    await expect.poll(() => holds(west, A) && holds(west, B), WAIT).toBe(true);
+    // Stored once each; both pages end up showing exactly the stored conversation, in its order.
+    const all = [...fromAna, ...fromLuis];
+    const storedInOrder = async () => (await stack.query("SELECT id::text, contenido FROM mensajes WHERE contenido = ANY($1) ORDER BY mensajes.id", [all])) as { id: string; contenido: string }[];
+    await expect.poll(async () => (await storedInOrder()).length, { timeout: 30_000 }).toBe(all.length);
+    const stored = await storedInOrder();
+    expect(new Set(stored.map((m) => m.contenido))).toEqual(new Set(all));
+    // Each user's own messages were stored in the order they were written.
+    expect(stored.map((m) => m.contenido).filter((t) => t.startsWith("ana "))).toEqual(fromAna);
+    expect(stored.map((m) => m.contenido).filter((t) => t.startsWith("luis "))).toEqual(fromLuis);
+    for (const page of [ana, luis]) {
+      await expect.poll(() => texts(page), { timeout: 30_000 }).toEqual(stored.map((m) => m.contenido));
+      expect(await ids(page)).toEqual(stored.map((m) => m.id));
+      // Every own message settled (no bubble left waiting for its ACK) and read by the other.
+      await expect.poll(() => page.$$eval("#messages .bubble.mine", (nodes) => nodes.map((n) => n.getAttribute("data-state"))), WAIT).toEqual(Array(15).fill("read"));
+    }
+    await Promise.all([ana.close(), luis.close()]);
+    await balancer.close();
+    await Promise.all([eastLink.close(), westLink.close()]);
+  }, 120_000);
 
   it("joins a group from the start form, shows who wrote each message, and applies edits and deletions", async () => {
     const ana = await openAs(ANA, edge.url);
