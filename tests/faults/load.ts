@@ -1,0 +1,132 @@
+/**
+ * The load of the fault harness: senders that each send, edit and delete their own messages
+ * at a steady rate, and keep an account of every outcome. A send is one logical message,
+ * retried with the same client_msg_id while the answer is a timeout or a retryable code, at
+ * most MAX_ATTEMPTS times. After a message is ACKed saved, one in five is edited and another
+ * one in five deleted right away — the hardest case for the order "message, then its change".
+ */
+import type { ErrorReply, MessageDeletedReply, MessageEditedReply, SendAck } from "@redup/edge/events";
+import type { User } from "./user.js";
+
+export const MAX_ATTEMPTS = 8;
+/** Answers after which the same request may be sent again (idempotent for sends, edits and deletes). */
+const RETRYABLE = new Set(["timeout", "SERVICE_UNAVAILABLE", "OVERLOADED", "RATE_LIMITED", "INTERNAL_ERROR"]);
+
+/** How the requests of one kind ended. */
+export interface Outcomes {
+  attempted: number;
+  /** Acknowledged as done (for sends: ACKed saved_to_db: true). */
+  acked: number;
+  /** Sends only: ACKed with saved_to_db: false (the guide's fallback). */
+  fallback: number;
+  /** Ended by a code that is not worth retrying, by code. */
+  refused: Record<string, number>;
+  /** Retried MAX_ATTEMPTS times without an answer that ends it. */
+  gaveUp: number;
+  /** Attempts answered by a timeout or a retryable code (and tried again), by code. */
+  retried: Record<string, number>;
+}
+
+export interface LoadRecord {
+  sends: Outcomes;
+  edits: Outcomes;
+  deletes: Outcomes;
+  /** mensaje_id → logical key and recipients, for each message ACKed saved. */
+  saved: Map<string, { key: string; recipients: number[] }>;
+  /** mensaje_id → the text, for each acknowledged edit. */
+  edited: Map<string, string>;
+  /** mensaje_ids of acknowledged deletes. */
+  deleted: Set<string>;
+  /** When the first send and the last send began (epoch ms): the window faults must sit in. */
+  firstSendAt: number;
+  lastSendAt: number;
+}
+
+export interface Sender {
+  from: number;
+  to: number;
+  type: "directo" | "grupal";
+  recipients: number[];
+}
+
+const outcomes = (): Outcomes => ({ attempted: 0, acked: 0, fallback: 0, refused: {}, gaveUp: 0, retried: {} });
+const bump = (record: Record<string, number>, code: string) => (record[code] = (record[code] ?? 0) + 1);
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Answer<T> = { ok: T } | { refused: string } | { gaveUp: true };
+
+/** One request, retried with the same payload while retrying is safe and useful. */
+async function request<T extends { status: string }>(user: User, event: string, payload: object, counts: Outcomes): Promise<Answer<T>> {
+  counts.attempted++;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    let code = "timeout";
+    let wait = 700;
+    try {
+      const reply = (await user.socket.timeout(5000).emitWithAck(event, payload)) as T | ErrorReply;
+      if (reply.status !== "error") return { ok: reply as T };
+      const error = reply as ErrorReply;
+      code = error.code;
+      wait = Math.max(wait, error.retry_after_ms ?? 0);
+    } catch {
+      // No answer in time: the edge, a service or a link was down. The outcome is unknown.
+    }
+    if (!RETRYABLE.has(code)) {
+      bump(counts.refused, code);
+      return { refused: code };
+    }
+    bump(counts.retried, code);
+    await pause(wait);
+  }
+  counts.gaveUp++;
+  return { gaveUp: true };
+}
+
+/** Runs every sender until `seconds` have passed; resolves with the account of it all. */
+export async function runLoad(users: Map<number, User>, senders: Sender[], seconds: number, ratePerUser: number): Promise<LoadRecord> {
+  const record: LoadRecord = {
+    sends: outcomes(),
+    edits: outcomes(),
+    deletes: outcomes(),
+    saved: new Map(),
+    edited: new Map(),
+    deleted: new Set(),
+    firstSendAt: Date.now(),
+    lastSendAt: 0,
+  };
+  const deadline = record.firstSendAt + seconds * 1000;
+
+  const run = async ({ from, to, type, recipients }: Sender) => {
+    const user = users.get(from)!;
+    // Bounded even if sends were instant: twice the nominal count.
+    for (let seq = 0; Date.now() < deadline && seq < seconds * ratePerUser * 2; seq++) {
+      record.lastSendAt = Math.max(record.lastSendAt, Date.now());
+      const key = `${from}-${seq}`;
+      const sent = await request<SendAck>(user, "send_message", { to, type, message: `m${key}`, client_msg_id: `c${key}` }, record.sends);
+      if ("ok" in sent) {
+        if (sent.ok.saved_to_db && sent.ok.mensaje_id) {
+          record.sends.acked++;
+          const id = sent.ok.mensaje_id;
+          record.saved.set(id, { key, recipients });
+          if (seq % 5 === 1) {
+            const edit = await request<MessageEditedReply>(user, "edit_message", { mensaje_id: id, message: `e${key}` }, record.edits);
+            if ("ok" in edit) {
+              record.edits.acked++;
+              record.edited.set(id, edit.ok.message);
+            }
+          } else if (seq % 5 === 3) {
+            const deletion = await request<MessageDeletedReply>(user, "delete_message", { mensaje_id: id }, record.deletes);
+            if ("ok" in deletion) {
+              record.deletes.acked++;
+              record.deleted.add(id);
+            }
+          }
+        } else {
+          record.sends.fallback++;
+        }
+      }
+      await pause(1000 / ratePerUser);
+    }
+  };
+  await Promise.all(senders.map(run));
+  return record;
+}
