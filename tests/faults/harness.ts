@@ -59,10 +59,16 @@ export async function runFaults(options: FaultOptions): Promise<Ledger> {
       { from: GROUP_MEMBERS[0]!, to: GROUP, type: "grupal", recipients: GROUP_MEMBERS.slice(1) },
     ];
     const usageBefore = system.edge2.usage();
-    const loadStart = Date.now();
-    const loading = runLoad(users, senders, options.seconds, options.ratePerUser);
+    // The load lasts `seconds`, and longer when the faults overran it (a restart on a busy
+    // machine can take seconds): it ends only after a tail of traffic past the last fault.
     const windowMs = options.seconds * 1000;
+    const tailMs = Math.max(3000, windowMs * 0.1);
+    const loadStart = Date.now();
+    let faultsEnded: number | undefined = undefined;
+    const done = () => Date.now() >= loadStart + windowMs && faultsEnded !== undefined && Date.now() >= faultsEnded + tailMs;
+    const loading = runLoad(users, senders, options.ratePerUser, done, options.seconds * options.ratePerUser * 4);
     const records = await runFaultSchedule(faultsOf(system, windowMs), loadStart, windowMs, log);
+    faultsEnded = Date.now();
     const load = await loading;
     log(`load done: ${load.sends.attempted} sends; reconnecting every client`);
 
@@ -88,6 +94,7 @@ export async function runFaults(options: FaultOptions): Promise<Ledger> {
     const database = await checkDatabase(system.db.url, load, deliveries.lostPairs);
     return {
       ...deliveries,
+      unsaved: load.unsaved,
       ...database,
       sends: load.sends,
       edits: load.edits,

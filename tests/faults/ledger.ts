@@ -50,12 +50,16 @@ export interface Ledger extends DatabaseCheck {
   faults: FaultRecord[];
   /** The edge that lived through every fault: descriptors and memory before the faults and after. */
   survivingEdge: { before?: { fds: number; rssBytes: number }; after?: { fds: number; rssBytes: number } };
+  /** Every send that did not end ACKed saved: its key, when it began and how it ended. */
+  unsaved: LoadRecord["unsaved"];
+  /** Each logical message a recipient got under two identities, to explain a failure. */
+  duplicateDetails: { recipient: number; key: string; identities: string[] }[];
   /** Lost deliveries, edits and deletes, as (mensaje_id, recipient) pairs, for the database's account. */
   lostPairs: { what: "message" | "edit" | "delete"; mensajeId: string; recipient: number }[];
 }
 
 /** Counts what recipients got against what was acknowledged. */
-export function countDeliveries(load: LoadRecord, users: Map<number, User>): Omit<Ledger, keyof DatabaseCheck | "sends" | "edits" | "deletes" | "window" | "faults" | "survivingEdge"> {
+export function countDeliveries(load: LoadRecord, users: Map<number, User>): Omit<Ledger, keyof DatabaseCheck | "sends" | "edits" | "deletes" | "window" | "faults" | "survivingEdge" | "unsaved"> {
   const lostPairs: Ledger["lostPairs"] = [];
   let deliveriesOwed = 0;
   for (const [id, { recipients }] of load.saved) {
@@ -86,11 +90,13 @@ export function countDeliveries(load: LoadRecord, users: Map<number, User>): Omi
   let changesLive = 0;
   let changesViaSync = 0;
   let syncTooFarBehind = 0;
-  for (const { seen } of users.values()) {
+  const duplicateDetails: Ledger["duplicateDetails"] = [];
+  for (const { id: recipient, seen } of users.values()) {
     received += seen.raw;
-    for (const ids of seen.identities.values()) {
+    for (const [key, ids] of seen.identities) {
       identities += ids.size;
       duplicatesAfterDedupe += ids.size - 1;
+      if (ids.size > 1) duplicateDetails.push({ recipient, key, identities: [...ids] });
     }
     changesLive += seen.live;
     changesViaSync += seen.viaSync;
@@ -111,6 +117,7 @@ export function countDeliveries(load: LoadRecord, users: Map<number, User>): Omi
     changesLive,
     changesViaSync,
     syncTooFarBehind,
+    duplicateDetails,
     lostPairs,
   };
 }
@@ -145,10 +152,12 @@ export function formatLedger(l: Ledger): string {
     ["  duplicates in mensajes (must be 0)", l.duplicatesInDb],
     ["edits requested / acknowledged", `${l.edits.attempted} / ${l.edits.acked}`],
     ["  refused, by code / gave up", `${codes(l.edits.refused)} / ${l.edits.gaveUp}`],
+    ["  attempts retried, by answer", codes(l.edits.retried)],
     ["  acknowledged, not in the database (must be 0)", l.editsMissingInDb],
     ["  owed to recipients / lost (must be 0)", `${l.editsOwed} / ${l.editsLost}`],
     ["deletes requested / acknowledged", `${l.deletes.attempted} / ${l.deletes.acked}`],
     ["  refused, by code / gave up", `${codes(l.deletes.refused)} / ${l.deletes.gaveUp}`],
+    ["  attempts retried, by answer", codes(l.deletes.retried)],
     ["  acknowledged, not in the database (must be 0)", l.deletesMissingInDb],
     ["  owed to recipients / lost (must be 0)", `${l.deletesOwed} / ${l.deletesLost}`],
     ["edits and deletes learned live / through sync", `${l.changesLive} / ${l.changesViaSync}`],
@@ -158,6 +167,7 @@ export function formatLedger(l: Ledger): string {
     ["edge-2 RSS MB before → after", `${mb(l.survivingEdge.before?.rssBytes)} → ${mb(l.survivingEdge.after?.rssBytes)}`],
   ];
   const faults = l.faults.map((f) => `fault ${at(f.startedAt)} → ${at(f.endedAt)}: ${f.name}`);
-  const details = l.lostDetails.map((d) => `lost: ${JSON.stringify(d)}`);
-  return [...rows.map(([k, v]) => `${k.padEnd(58)} ${v}`), ...faults, ...details].join("\n");
+  const details = [...l.lostDetails.map((d) => `lost: ${JSON.stringify(d)}`), ...l.duplicateDetails.map((d) => `duplicate: ${JSON.stringify(d)}`)];
+  const unsaved = l.unsaved.map((u) => `${u.key} ${at(u.at)} ${u.outcome}`).join(", ");
+  return [...rows.map(([k, v]) => `${k.padEnd(58)} ${v}`), ...faults, `unsaved sends: ${unsaved || "none"}`, ...details].join("\n");
 }

@@ -40,6 +40,8 @@ export interface LoadRecord {
   /** When the first send and the last send began (epoch ms): the window faults must sit in. */
   firstSendAt: number;
   lastSendAt: number;
+  /** Every send that did not end ACKed saved: its key, when it began and how it ended. */
+  unsaved: { key: string; at: number; outcome: string }[];
 }
 
 export interface Sender {
@@ -81,8 +83,11 @@ async function request<T extends { status: string }>(user: User, event: string, 
   return { gaveUp: true };
 }
 
-/** Runs every sender until `seconds` have passed; resolves with the account of it all. */
-export async function runLoad(users: Map<number, User>, senders: Sender[], seconds: number, ratePerUser: number): Promise<LoadRecord> {
+/**
+ * Runs every sender until `done()` says so (bounded: at most `maxSends` per sender); resolves
+ * with the account of it all.
+ */
+export async function runLoad(users: Map<number, User>, senders: Sender[], ratePerUser: number, done: () => boolean, maxSends: number): Promise<LoadRecord> {
   const record: LoadRecord = {
     sends: outcomes(),
     edits: outcomes(),
@@ -92,14 +97,14 @@ export async function runLoad(users: Map<number, User>, senders: Sender[], secon
     deleted: new Set(),
     firstSendAt: Date.now(),
     lastSendAt: 0,
+    unsaved: [],
   };
-  const deadline = record.firstSendAt + seconds * 1000;
 
   const run = async ({ from, to, type, recipients }: Sender) => {
     const user = users.get(from)!;
-    // Bounded even if sends were instant: twice the nominal count.
-    for (let seq = 0; Date.now() < deadline && seq < seconds * ratePerUser * 2; seq++) {
-      record.lastSendAt = Math.max(record.lastSendAt, Date.now());
+    for (let seq = 0; !done() && seq < maxSends; seq++) {
+      const at = Date.now();
+      record.lastSendAt = Math.max(record.lastSendAt, at);
       const key = `${from}-${seq}`;
       const sent = await request<SendAck>(user, "send_message", { to, type, message: `m${key}`, client_msg_id: `c${key}` }, record.sends);
       if ("ok" in sent) {
@@ -122,7 +127,10 @@ export async function runLoad(users: Map<number, User>, senders: Sender[], secon
           }
         } else {
           record.sends.fallback++;
+          record.unsaved.push({ key, at, outcome: "fallback" });
         }
+      } else {
+        record.unsaved.push({ key, at, outcome: "refused" in sent ? sent.refused : "gave up" });
       }
       await pause(1000 / ratePerUser);
     }
