@@ -20,7 +20,7 @@
 import { waitFor } from "@redup/kit/testing";
 import { checkDatabase } from "./database.js";
 import { faultsOf, runFaultSchedule } from "./faults.js";
-import { countDeliveries, type Ledger } from "./ledger.js";
+import { countDeliveries, unsavedOutside, type Ledger } from "./ledger.js";
 import { runLoad, type Sender } from "./load.js";
 import { startFaultSystem } from "./system.js";
 import { connectUser, type User } from "./user.js";
@@ -46,6 +46,7 @@ const GROUP_MEMBERS = [5101, 5102, 5103, 5104];
 export async function runFaults(options: FaultOptions): Promise<Ledger> {
   const log = options.log ?? (() => {});
   const system = await startFaultSystem();
+  log(`process logs: ${system.logs}`);
   const users = new Map<number, User>();
   try {
     for (const id of [...PAIRS.flat(), ...GROUP_MEMBERS]) users.set(id, await connectUser(system.url, id));
@@ -95,6 +96,7 @@ export async function runFaults(options: FaultOptions): Promise<Ledger> {
     return {
       ...deliveries,
       unsaved: load.unsaved,
+      unsavedOutsideFaults: unsavedOutside(load.unsaved, records),
       ...database,
       sends: load.sends,
       edits: load.edits,

@@ -50,16 +50,29 @@ export interface Ledger extends DatabaseCheck {
   faults: FaultRecord[];
   /** The edge that lived through every fault: descriptors and memory before the faults and after. */
   survivingEdge: { before?: { fds: number; rssBytes: number }; after?: { fds: number; rssBytes: number } };
-  /** Every send that did not end ACKed saved: its key, when it began and how it ended. */
+  /** Every send that did not end ACKed saved: its key, when it began and ended, and how. */
   unsaved: LoadRecord["unsaved"];
+  /** Of those, the ones answered neither during a fault nor within UNSAVED_GRACE_MS after it (must be 0). */
+  unsavedOutsideFaults: number;
   /** Each logical message a recipient got under two identities, to explain a failure. */
   duplicateDetails: { recipient: number; key: string; identities: string[] }[];
   /** Lost deliveries, edits and deletes, as (mensaje_id, recipient) pairs, for the database's account. */
   lostPairs: { what: "message" | "edit" | "delete"; mensajeId: string; recipient: number }[];
 }
 
+/**
+ * How long after a fault ends a send may still fail because of it: a restarted service is
+ * listening before its callers' connections to it are back (their reconnect backoff).
+ */
+export const UNSAVED_GRACE_MS = 5000;
+
+/** Unsaved sends answered outside every fault (plus its grace): saving failed for no reason the run made. */
+export function unsavedOutside(unsaved: LoadRecord["unsaved"], faults: FaultRecord[]): number {
+  return unsaved.filter((u) => !faults.some((f) => u.endedAt >= f.startedAt && u.endedAt <= f.endedAt + UNSAVED_GRACE_MS)).length;
+}
+
 /** Counts what recipients got against what was acknowledged. */
-export function countDeliveries(load: LoadRecord, users: Map<number, User>): Omit<Ledger, keyof DatabaseCheck | "sends" | "edits" | "deletes" | "window" | "faults" | "survivingEdge" | "unsaved"> {
+export function countDeliveries(load: LoadRecord, users: Map<number, User>): Omit<Ledger, keyof DatabaseCheck | "sends" | "edits" | "deletes" | "window" | "faults" | "survivingEdge" | "unsaved" | "unsavedOutsideFaults"> {
   const lostPairs: Ledger["lostPairs"] = [];
   let deliveriesOwed = 0;
   for (const [id, { recipients }] of load.saved) {
@@ -141,6 +154,7 @@ export function formatLedger(l: Ledger): string {
     ["  refused, by code", codes(l.sends.refused)],
     ["  gave up (no ACK after 8 tries, same client_msg_id)", l.sends.gaveUp],
     ["  attempts retried, by answer", codes(l.sends.retried)],
+    ["  unsaved, answered outside any fault (+5 s) (must be 0)", l.unsavedOutsideFaults],
     ["ACK-saved ratio", l.sends.attempted === 0 ? "-" : (l.sends.acked / l.sends.attempted).toFixed(3)],
     ["deliveries owed (ACKed saved × recipients)", l.deliveriesOwed],
     ["  delivered (live or by catch-up)", l.delivered],
@@ -168,6 +182,6 @@ export function formatLedger(l: Ledger): string {
   ];
   const faults = l.faults.map((f) => `fault ${at(f.startedAt)} → ${at(f.endedAt)}: ${f.name}`);
   const details = [...l.lostDetails.map((d) => `lost: ${JSON.stringify(d)}`), ...l.duplicateDetails.map((d) => `duplicate: ${JSON.stringify(d)}`)];
-  const unsaved = l.unsaved.map((u) => `${u.key} ${at(u.at)} ${u.outcome}`).join(", ");
+  const unsaved = l.unsaved.map((u) => `${u.key} ${at(u.at)}→${at(u.endedAt).slice(1)} ${u.outcome}`).join(", ");
   return [...rows.map(([k, v]) => `${k.padEnd(58)} ${v}`), ...faults, `unsaved sends: ${unsaved || "none"}`, ...details].join("\n");
 }

@@ -6,6 +6,9 @@
  * shared PostgreSQL other tests use.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createTestDatabase, freePort, startTcpBalancer, startTcpProxy, startTestNats, type TcpBalancer, type TcpProxy, type TestDatabase, type TestNats } from "@redup/kit/testing";
 import { serviceProcess, type ServiceProcess } from "./processes.js";
 
@@ -23,6 +26,8 @@ export interface FaultSystem {
   edge2Nats: TcpProxy;
   /** Where clients connect: the balancer over both edges. */
   url: string;
+  /** The folder of the processes' logs (one file each, kept after the run). */
+  logs: string;
   close(): Promise<void>;
 }
 
@@ -58,11 +63,12 @@ export async function startFaultSystem(): Promise<FaultSystem> {
     RATE_LIMIT_USER_EVENT_BURST: "1000",
     DEMO_PAGE: "false",
   };
-  const rooms = serviceProcess("rooms", roomsPort!, { ...env, DATABASE_URL: through(db.url, pg.rooms) });
-  const delivery = serviceProcess("delivery", deliveryPort!, { ...env, DATABASE_URL: through(db.url, pg.delivery) });
-  const messages = serviceProcess("messages", messagesPort!, { ...env, DATABASE_URL: through(db.url, pg.messages) });
-  const edge1 = serviceProcess("edge", edge1Port!, { ...env, PORT: String(edge1Port), EDGE_ID: "edge-1" });
-  const edge2 = serviceProcess("edge", edge2Port!, { ...env, PORT: String(edge2Port), EDGE_ID: "edge-2", NATS_URL: `nats://127.0.0.1:${edge2Nats.port}` });
+  const logs = mkdtempSync(join(tmpdir(), "redup-faults-"));
+  const rooms = serviceProcess("rooms", roomsPort!, { ...env, DATABASE_URL: through(db.url, pg.rooms) }, join(logs, "rooms.log"));
+  const delivery = serviceProcess("delivery", deliveryPort!, { ...env, DATABASE_URL: through(db.url, pg.delivery) }, join(logs, "delivery.log"));
+  const messages = serviceProcess("messages", messagesPort!, { ...env, DATABASE_URL: through(db.url, pg.messages) }, join(logs, "messages.log"));
+  const edge1 = serviceProcess("edge", edge1Port!, { ...env, PORT: String(edge1Port), EDGE_ID: "edge-1" }, join(logs, "edge-1.log"));
+  const edge2 = serviceProcess("edge", edge2Port!, { ...env, PORT: String(edge2Port), EDGE_ID: "edge-2", NATS_URL: `nats://127.0.0.1:${edge2Nats.port}` }, join(logs, "edge-2.log"));
   const all = [rooms, delivery, messages, edge1, edge2];
   for (const p of all) await p.start();
   const balancer: TcpBalancer = await startTcpBalancer([edge1Port!, edge2Port!]);
@@ -77,6 +83,7 @@ export async function startFaultSystem(): Promise<FaultSystem> {
     pg,
     edge2Nats,
     url: `http://127.0.0.1:${balancer.port}`,
+    logs,
     async close() {
       await balancer.close();
       for (const p of all) await p.stop().catch(() => {});

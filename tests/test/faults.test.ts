@@ -9,14 +9,17 @@ import { formatLedger, runFaults } from "../faults/harness.js";
 const SECONDS = Number(process.env["FAULTS_SECONDS"] ?? 40);
 
 /**
- * The ACK-saved floor. A send is retried with its client_msg_id for up to 8 attempts of up to
- * 5.7 s each, longer than any outage here (at most 3 s, plus a restart), so only a send that
- * meets a definite storage failure ends unsaved (the fallback) — and a few faults (messages
- * down, its database cut, the database outage) cover roughly 3 × downtime of the window
- * during which a send can end that way. Measured runs stay above 0.9; 0.6 leaves room for a
- * slow machine while still failing a run where a fault stops saving for a third of the load.
+ * The ACK-saved floor, of all sends. While messages restarts, or a service is cut from
+ * PostgreSQL, a send is answered by design with the guide's fallback (saved_to_db: false);
+ * every other fault only delays a send, which is retried with its client_msg_id for up to 8
+ * attempts of up to 5.7 s — longer than any outage here. So the unsaved share is about the
+ * time the store is away over the window: on this 2-core machine a restart takes 4 to 20 s,
+ * which in a 40 s window is up to about 40% (runs measured 0.69 to 0.77). A floor of 0.5 holds
+ * on a loaded machine and still fails a run where saving stops for half the load. The test
+ * also asserts that every unsaved answer came during a fault or just after it, which a run
+ * where saving fails for another reason does not pass, however fast the machine.
  */
-const ACK_SAVED_FLOOR = 0.6;
+const ACK_SAVED_FLOOR = 0.5;
 
 describe("faults", () => {
   it(
@@ -37,6 +40,7 @@ describe("faults", () => {
       const refused = Object.values(sends.refused).reduce((a, b) => a + b, 0);
       expect(sends.acked + sends.fallback + refused + sends.gaveUp).toBe(sends.attempted);
       expect(sends.acked / sends.attempted).toBeGreaterThanOrEqual(ACK_SAVED_FLOOR);
+      expect(ledger.unsavedOutsideFaults).toBe(0);
 
       expect(ledger.missingFromDb).toBe(0);
       expect(ledger.lost).toBe(0);

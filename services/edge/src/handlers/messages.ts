@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { describeError, messageTypeOf, networkFailureOf, onBehalfOf } from "@redup/kit";
+import { describeError, messageTypeOf, onBehalfOf } from "@redup/kit";
 import { MessageSchema } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { EdgeContext } from "../context.js";
 import type { MessageDeletedReply, MessageEditedReply, SendAck } from "../events.js";
@@ -21,14 +21,10 @@ import { ensureMember } from "./groups.js";
  * unknown (the message may yet be stored), so those are refused as SERVICE_UNAVAILABLE and
  * the client retries, with client_msg_id to stay idempotent. Overload (ResourceExhausted) is
  * no outage: the send is refused as OVERLOADED, and the client retries after a pause.
- * Unavailable because the connection to messages broke mid-call is no certain failure either:
- * messages may have stored the message and died before answering, and a live unsaved copy
- * followed by the stored one would reach every recipient twice, under two identities that no
- * client dedupe can join. So that too is SERVICE_UNAVAILABLE, retried with client_msg_id.
  */
 const STORE_CERTAINLY_FAILED = new Set([Code.Unavailable, Code.Aborted, Code.FailedPrecondition]);
 function storeFailed(err: unknown): boolean {
-  return err instanceof ConnectError && STORE_CERTAINLY_FAILED.has(err.code) && networkFailureOf(err) !== "transport";
+  return err instanceof ConnectError && STORE_CERTAINLY_FAILED.has(err.code);
 }
 
 export function messageHandlers(ctx: EdgeContext): EventTable {
