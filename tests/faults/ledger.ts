@@ -4,7 +4,7 @@
  * are in one place: what "delivered", "lost" and "duplicate" mean.
  */
 import type { FaultRecord } from "./faults.js";
-import type { LoadRecord, Outcomes } from "./load.js";
+import { MAX_ATTEMPTS, type LoadRecord, type Outcomes } from "./load.js";
 import type { User } from "./user.js";
 
 /** What the database holds of the acknowledged work (see database.ts). */
@@ -152,7 +152,7 @@ export function formatLedger(l: Ledger): string {
     ["  ACKed saved (saved_to_db: true)", l.sends.acked],
     ["  ACKed unsaved (fallback, saved_to_db: false)", l.sends.fallback],
     ["  refused, by code", codes(l.sends.refused)],
-    ["  gave up (no ACK after 8 tries, same client_msg_id)", l.sends.gaveUp],
+    [`  gave up (no ACK after ${MAX_ATTEMPTS} tries, same client_msg_id)`, l.sends.gaveUp],
     ["  attempts retried, by answer", codes(l.sends.retried)],
     ["  unsaved, answered outside any fault (+5 s) (must be 0)", l.unsavedOutsideFaults],
     ["ACK-saved ratio", l.sends.attempted === 0 ? "-" : (l.sends.acked / l.sends.attempted).toFixed(3)],

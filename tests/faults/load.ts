@@ -2,13 +2,21 @@
  * The load of the fault harness: senders that each send, edit and delete their own messages
  * at a steady rate, and keep an account of every outcome. A send is one logical message,
  * retried with the same client_msg_id while the answer is a timeout or a retryable code, at
- * most MAX_ATTEMPTS times. After a message is ACKed saved, one in five is edited and another
+ * most MAX_ATTEMPTS times. With a key, the edge never answers an outage with the unsaved
+ * fallback (it could not tell a retry of a stored send), so a send ends saved, refused or
+ * given up. After a message is ACKed saved, one in five is edited and another
  * one in five deleted right away — the hardest case for the order "message, then its change".
  */
 import type { ErrorReply, MessageDeletedReply, MessageEditedReply, SendAck } from "@redup/edge/events";
 import type { User } from "./user.js";
 
-export const MAX_ATTEMPTS = 8;
+/**
+ * Attempts per request, with pauses doubling from 0.7 s up to 5 s between them: a request
+ * keeps trying for about 40 s, longer than any outage the harness makes (a restart on a
+ * loaded 2-core machine can take 25 s).
+ */
+export const MAX_ATTEMPTS = 10;
+const pauseBefore = (attempt: number) => Math.min(700 * 2 ** attempt, 5000);
 /** Answers after which the same request may be sent again (idempotent for sends, edits and deletes). */
 const RETRYABLE = new Set(["timeout", "SERVICE_UNAVAILABLE", "OVERLOADED", "RATE_LIMITED", "INTERNAL_ERROR"]);
 
@@ -62,7 +70,7 @@ async function request<T extends { status: string }>(user: User, event: string, 
   counts.attempted++;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     let code = "timeout";
-    let wait = 700;
+    let wait = pauseBefore(attempt);
     try {
       const reply = (await user.socket.timeout(5000).emitWithAck(event, payload)) as T | ErrorReply;
       if (reply.status !== "error") return { ok: reply as T };
