@@ -40,6 +40,8 @@ const PAIRS: [number, number][] = [
   [5003, 5004],
   [5005, 5006],
 ];
+/** A sender whose client sends no client_msg_id (as the guide's do): the fallback's path. */
+const UNKEYED: [number, number] = [5007, 5008];
 const GROUP = 9000;
 const GROUP_MEMBERS = [5101, 5102, 5103, 5104];
 
@@ -49,15 +51,16 @@ export async function runFaults(options: FaultOptions): Promise<Ledger> {
   log(`process logs: ${system.logs}`);
   const users = new Map<number, User>();
   try {
-    for (const id of [...PAIRS.flat(), ...GROUP_MEMBERS]) users.set(id, await connectUser(system.url, id));
+    for (const id of [...PAIRS.flat(), ...UNKEYED, ...GROUP_MEMBERS]) users.set(id, await connectUser(system.url, id));
     for (const id of GROUP_MEMBERS) await users.get(id)!.socket.timeout(5000).emitWithAck("join_group", { group_id: GROUP });
 
     const senders: Sender[] = [
       ...PAIRS.flatMap(([a, b]): Sender[] => [
-        { from: a, to: b, type: "directo", recipients: [b] },
-        { from: b, to: a, type: "directo", recipients: [a] },
+        { keyed: true, from: a, to: b, type: "directo", recipients: [b] },
+        { keyed: true, from: b, to: a, type: "directo", recipients: [a] },
       ]),
-      { from: GROUP_MEMBERS[0]!, to: GROUP, type: "grupal", recipients: GROUP_MEMBERS.slice(1) },
+      { keyed: true, from: GROUP_MEMBERS[0]!, to: GROUP, type: "grupal", recipients: GROUP_MEMBERS.slice(1) },
+      { keyed: false, from: UNKEYED[0], to: UNKEYED[1], type: "directo", recipients: [UNKEYED[1]] },
     ];
     const usageBefore = system.edge2.usage();
     // The load lasts `seconds`, and longer when the faults overran it (a restart on a busy
@@ -99,6 +102,7 @@ export async function runFaults(options: FaultOptions): Promise<Ledger> {
       unsavedOutsideFaults: unsavedOutside(load.unsaved, records),
       ...database,
       sends: load.sends,
+      unkeyed: load.unkeyed,
       edits: load.edits,
       deletes: load.deletes,
       window: { firstSendAt: load.firstSendAt, lastSendAt: load.lastSendAt },

@@ -23,6 +23,7 @@ export interface DatabaseCheck {
 
 export interface Ledger extends DatabaseCheck {
   sends: Outcomes;
+  unkeyed: Outcomes;
   edits: Outcomes;
   deletes: Outcomes;
   /** ACKed saved messages × their recipients. */
@@ -72,7 +73,7 @@ export function unsavedOutside(unsaved: LoadRecord["unsaved"], faults: FaultReco
 }
 
 /** Counts what recipients got against what was acknowledged. */
-export function countDeliveries(load: LoadRecord, users: Map<number, User>): Omit<Ledger, keyof DatabaseCheck | "sends" | "edits" | "deletes" | "window" | "faults" | "survivingEdge" | "unsaved" | "unsavedOutsideFaults"> {
+export function countDeliveries(load: LoadRecord, users: Map<number, User>): Omit<Ledger, keyof DatabaseCheck | "sends" | "unkeyed" | "edits" | "deletes" | "window" | "faults" | "survivingEdge" | "unsaved" | "unsavedOutsideFaults"> {
   const lostPairs: Ledger["lostPairs"] = [];
   let deliveriesOwed = 0;
   for (const [id, { recipients }] of load.saved) {
@@ -143,6 +144,8 @@ const codes = (record: Record<string, number>) =>
         .map(([code, n]) => `${code} ${n}`)
         .join(", ");
 
+const ratio = (o: Outcomes) => (o.attempted === 0 ? "-" : (o.acked / o.attempted).toFixed(3));
+
 /** The ledger as a table for people. */
 export function formatLedger(l: Ledger): string {
   const mb = (bytes?: number) => (bytes === undefined ? "?" : (bytes / 2 ** 20).toFixed(0));
@@ -154,8 +157,13 @@ export function formatLedger(l: Ledger): string {
     ["  refused, by code", codes(l.sends.refused)],
     [`  gave up (no ACK after ${MAX_ATTEMPTS} tries, same client_msg_id)`, l.sends.gaveUp],
     ["  attempts retried, by answer", codes(l.sends.retried)],
-    ["  unsaved, answered outside any fault (+5 s) (must be 0)", l.unsavedOutsideFaults],
-    ["ACK-saved ratio", l.sends.attempted === 0 ? "-" : (l.sends.acked / l.sends.attempted).toFixed(3)],
+    ["  ACK-saved ratio", ratio(l.sends)],
+    ["messages sent without client_msg_id (one attempt each)", l.unkeyed.attempted],
+    ["  ACKed saved", l.unkeyed.acked],
+    ["  ACKed unsaved (fallback)", l.unkeyed.fallback],
+    ["  refused or unanswered, by code", codes(l.unkeyed.refused)],
+    ["  ACK-saved ratio", ratio(l.unkeyed)],
+    ["unsaved sends answered outside any fault (+5 s) (must be 0)", l.unsavedOutsideFaults],
     ["deliveries owed (ACKed saved × recipients)", l.deliveriesOwed],
     ["  delivered (live or by catch-up)", l.delivered],
     ["  lost (must be 0)", l.lost],

@@ -36,7 +36,10 @@ export interface Outcomes {
 }
 
 export interface LoadRecord {
+  /** Sends with a client_msg_id, retried. */
   sends: Outcomes;
+  /** Sends without one, as the guide's clients send: one attempt each (a retry could store twice). */
+  unkeyed: Outcomes;
   edits: Outcomes;
   deletes: Outcomes;
   /** mensaje_id → logical key and recipients, for each message ACKed saved. */
@@ -53,6 +56,8 @@ export interface LoadRecord {
 }
 
 export interface Sender {
+  /** With a client_msg_id (retried), or without (one attempt; the fallback applies). */
+  keyed: boolean;
   from: number;
   to: number;
   type: "directo" | "grupal";
@@ -65,10 +70,10 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Answer<T> = { ok: T } | { refused: string } | { gaveUp: true };
 
-/** One request, retried with the same payload while retrying is safe and useful. */
-async function request<T extends { status: string }>(user: User, event: string, payload: object, counts: Outcomes): Promise<Answer<T>> {
+/** One request, retried with the same payload (up to `attempts` times) while retrying is safe and useful. */
+async function request<T extends { status: string }>(user: User, event: string, payload: object, counts: Outcomes, attempts = MAX_ATTEMPTS): Promise<Answer<T>> {
   counts.attempted++;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < attempts; attempt++) {
     let code = "timeout";
     let wait = pauseBefore(attempt);
     try {
@@ -80,10 +85,12 @@ async function request<T extends { status: string }>(user: User, event: string, 
     } catch {
       // No answer in time: the edge, a service or a link was down. The outcome is unknown.
     }
-    if (!RETRYABLE.has(code)) {
+    // With one attempt (no key), a retryable answer is the last word too.
+    if (!RETRYABLE.has(code) || attempts === 1) {
       bump(counts.refused, code);
       return { refused: code };
     }
+    if (attempt === attempts - 1) break;
     bump(counts.retried, code);
     await pause(wait);
   }
@@ -98,6 +105,7 @@ async function request<T extends { status: string }>(user: User, event: string, 
 export async function runLoad(users: Map<number, User>, senders: Sender[], ratePerUser: number, done: () => boolean, maxSends: number): Promise<LoadRecord> {
   const record: LoadRecord = {
     sends: outcomes(),
+    unkeyed: outcomes(),
     edits: outcomes(),
     deletes: outcomes(),
     saved: new Map(),
@@ -108,16 +116,19 @@ export async function runLoad(users: Map<number, User>, senders: Sender[], rateP
     unsaved: [],
   };
 
-  const run = async ({ from, to, type, recipients }: Sender) => {
+  const run = async ({ keyed, from, to, type, recipients }: Sender) => {
+    const counts = keyed ? record.sends : record.unkeyed;
     const user = users.get(from)!;
     for (let seq = 0; !done() && seq < maxSends; seq++) {
       const at = Date.now();
       record.lastSendAt = Math.max(record.lastSendAt, at);
       const key = `${from}-${seq}`;
-      const sent = await request<SendAck>(user, "send_message", { to, type, message: `m${key}`, client_msg_id: `c${key}` }, record.sends);
+      const sent = keyed
+        ? await request<SendAck>(user, "send_message", { to, type, message: `m${key}`, client_msg_id: `c${key}` }, counts)
+        : await request<SendAck>(user, "send_message", { to, type, message: `m${key}` }, counts, 1);
       if ("ok" in sent) {
         if (sent.ok.saved_to_db && sent.ok.mensaje_id) {
-          record.sends.acked++;
+          counts.acked++;
           const id = sent.ok.mensaje_id;
           record.saved.set(id, { key, recipients });
           if (seq % 5 === 1) {
@@ -134,7 +145,7 @@ export async function runLoad(users: Map<number, User>, senders: Sender[], rateP
             }
           }
         } else {
-          record.sends.fallback++;
+          counts.fallback++;
           record.unsaved.push({ key, at, endedAt: Date.now(), outcome: "fallback" });
         }
       } else {

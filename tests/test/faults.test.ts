@@ -9,17 +9,17 @@ import { formatLedger, runFaults } from "../faults/harness.js";
 const SECONDS = Number(process.env["FAULTS_SECONDS"] ?? 40);
 
 /**
- * The ACK-saved floor, of all sends. While messages restarts, or a service is cut from
- * PostgreSQL, a send is answered by design with the guide's fallback (saved_to_db: false);
- * every other fault only delays a send, which is retried with its client_msg_id for up to 8
- * attempts of up to 5.7 s — longer than any outage here. So the unsaved share is about the
- * time the store is away over the window: on this 2-core machine a restart takes 4 to 20 s,
- * which in a 40 s window is up to about 40% (runs measured 0.69 to 0.77). A floor of 0.5 holds
- * on a loaded machine and still fails a run where saving stops for half the load. The test
- * also asserts that every unsaved answer came during a fault or just after it, which a run
- * where saving fails for another reason does not pass, however fast the machine.
+ * The ACK-saved floor of sends with a client_msg_id. Such a send never gets the unsaved
+ * fallback (the edge could not tell it from the retry of a send stored after all); it is
+ * retried with its key for about 40 s (10 attempts, pauses doubling to 5 s), longer than any
+ * outage here: the longest is one restart, which on a loaded 2-core machine took up to 26 s.
+ * So it ends unsaved only when all of its attempts meet outages; runs measured 1.000. 0.9
+ * leaves room for a machine slower still and fails a run where keyed sends are lost to a
+ * fault. The test also asserts that every unsaved answer, keyed or not, came during a fault
+ * or just after it. Sends without a key (one attempt, the fallback's path) have no floor:
+ * their unsaved share is the time the store is away.
  */
-const ACK_SAVED_FLOOR = 0.5;
+const ACK_SAVED_FLOOR = 0.9;
 
 describe("faults", () => {
   it(
@@ -35,11 +35,14 @@ describe("faults", () => {
         expect(fault.startedAt, fault.name).toBeLessThanOrEqual(ledger.window.lastSendAt);
       }
 
-      // Every send is accounted for, and enough of them were saved.
-      const { sends } = ledger;
-      const refused = Object.values(sends.refused).reduce((a, b) => a + b, 0);
-      expect(sends.acked + sends.fallback + refused + sends.gaveUp).toBe(sends.attempted);
-      expect(sends.acked / sends.attempted).toBeGreaterThanOrEqual(ACK_SAVED_FLOOR);
+      // Every send is accounted for, and enough of the keyed ones were saved.
+      for (const sends of [ledger.sends, ledger.unkeyed]) {
+        const refused = Object.values(sends.refused).reduce((a, b) => a + b, 0);
+        expect(sends.acked + sends.fallback + refused + sends.gaveUp).toBe(sends.attempted);
+        expect(sends.attempted).toBeGreaterThan(0);
+      }
+      expect(ledger.sends.fallback).toBe(0);
+      expect(ledger.sends.acked / ledger.sends.attempted).toBeGreaterThanOrEqual(ACK_SAVED_FLOOR);
       expect(ledger.unsavedOutsideFaults).toBe(0);
 
       expect(ledger.missingFromDb).toBe(0);
