@@ -53,8 +53,12 @@ export interface Ledger extends DatabaseCheck {
   survivingEdge: { before?: { fds: number; rssBytes: number }; after?: { fds: number; rssBytes: number } };
   /** Every send that did not end ACKed saved: its key, when it began and ended, and how. */
   unsaved: LoadRecord["unsaved"];
-  /** Of those, the ones answered neither during a fault nor within UNSAVED_GRACE_MS after it (must be 0). */
-  unsavedOutsideFaults: number;
+  /**
+   * Of those, the ones answered neither during a fault nor within UNSAVED_GRACE_MS after it:
+   * keyed (must be 0: they retry past anything but a fault) and not (one attempt: a call slower
+   * than the edge's RPC deadline on a loaded machine is answered SERVICE_UNAVAILABLE too).
+   */
+  unsavedOutsideFaults: { keyed: number; unkeyed: number };
   /** Each logical message a recipient got under two identities, to explain a failure. */
   duplicateDetails: { recipient: number; key: string; identities: string[] }[];
   /** Lost deliveries, edits and deletes, as (mensaje_id, recipient) pairs, for the database's account. */
@@ -68,8 +72,9 @@ export interface Ledger extends DatabaseCheck {
 export const UNSAVED_GRACE_MS = 5000;
 
 /** Unsaved sends answered outside every fault (plus its grace): saving failed for no reason the run made. */
-export function unsavedOutside(unsaved: LoadRecord["unsaved"], faults: FaultRecord[]): number {
-  return unsaved.filter((u) => !faults.some((f) => u.endedAt >= f.startedAt && u.endedAt <= f.endedAt + UNSAVED_GRACE_MS)).length;
+export function unsavedOutside(unsaved: LoadRecord["unsaved"], faults: FaultRecord[]): Ledger["unsavedOutsideFaults"] {
+  const outside = unsaved.filter((u) => !faults.some((f) => u.endedAt >= f.startedAt && u.endedAt <= f.endedAt + UNSAVED_GRACE_MS));
+  return { keyed: outside.filter((u) => u.keyed).length, unkeyed: outside.filter((u) => !u.keyed).length };
 }
 
 /** Counts what recipients got against what was acknowledged. */
@@ -163,7 +168,7 @@ export function formatLedger(l: Ledger): string {
     ["  ACKed unsaved (fallback)", l.unkeyed.fallback],
     ["  refused or unanswered, by code", codes(l.unkeyed.refused)],
     ["  ACK-saved ratio", ratio(l.unkeyed)],
-    ["unsaved sends answered outside any fault (+5 s) (must be 0)", l.unsavedOutsideFaults],
+    ["unsaved, answered outside any fault (+5 s): keyed (must be 0) / not", `${l.unsavedOutsideFaults.keyed} / ${l.unsavedOutsideFaults.unkeyed}`],
     ["deliveries owed (ACKed saved × recipients)", l.deliveriesOwed],
     ["  delivered (live or by catch-up)", l.delivered],
     ["  lost (must be 0)", l.lost],

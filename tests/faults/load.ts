@@ -51,8 +51,8 @@ export interface LoadRecord {
   /** When the first send and the last send began (epoch ms): the window faults must sit in. */
   firstSendAt: number;
   lastSendAt: number;
-  /** Every send that did not end ACKed saved: its key, when it began and ended, and how. */
-  unsaved: { key: string; at: number; endedAt: number; outcome: string }[];
+  /** Every send that did not end ACKed saved: its key, whether it had a client_msg_id, when it began and ended, and how. */
+  unsaved: { key: string; keyed: boolean; at: number; endedAt: number; outcome: string }[];
 }
 
 export interface Sender {
@@ -146,10 +146,10 @@ export async function runLoad(users: Map<number, User>, senders: Sender[], rateP
           }
         } else {
           counts.fallback++;
-          record.unsaved.push({ key, at, endedAt: Date.now(), outcome: "fallback" });
+          record.unsaved.push({ key, keyed, at, endedAt: Date.now(), outcome: "fallback" });
         }
       } else {
-        record.unsaved.push({ key, at, endedAt: Date.now(), outcome: "refused" in sent ? sent.refused : "gave up" });
+        record.unsaved.push({ key, keyed, at, endedAt: Date.now(), outcome: "refused" in sent ? sent.refused : "gave up" });
       }
       await pause(1000 / ratePerUser);
     }

@@ -15,9 +15,10 @@ const SECONDS = Number(process.env["FAULTS_SECONDS"] ?? 40);
  * outage here: the longest is one restart, which on a loaded 2-core machine took up to 26 s.
  * So it ends unsaved only when all of its attempts meet outages; runs measured 1.000. 0.9
  * leaves room for a machine slower still and fails a run where keyed sends are lost to a
- * fault. The test also asserts that every unsaved answer, keyed or not, came during a fault
- * or just after it. Sends without a key (one attempt, the fallback's path) have no floor:
- * their unsaved share is the time the store is away.
+ * fault. The test also asserts that every keyed send that ended unsaved was answered during a
+ * fault or just after it. Sends without a key (one attempt, the fallback's path) have neither:
+ * their unsaved share is the time the store is away, plus any call slower than the edge's RPC
+ * deadline (a 5-minute run saw the first two take 3.5 s on a loaded machine).
  */
 const ACK_SAVED_FLOOR = 0.9;
 
@@ -43,7 +44,7 @@ describe("faults", () => {
       }
       expect(ledger.sends.fallback).toBe(0);
       expect(ledger.sends.acked / ledger.sends.attempted).toBeGreaterThanOrEqual(ACK_SAVED_FLOOR);
-      expect(ledger.unsavedOutsideFaults).toBe(0);
+      expect(ledger.unsavedOutsideFaults.keyed).toBe(0);
 
       expect(ledger.missingFromDb).toBe(0);
       expect(ledger.lost).toBe(0);
