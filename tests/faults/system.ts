@@ -70,8 +70,22 @@ export async function startFaultSystem(): Promise<FaultSystem> {
   const edge1 = serviceProcess("edge", edge1Port!, { ...env, PORT: String(edge1Port), EDGE_ID: "edge-1" }, join(logs, "edge-1.log"));
   const edge2 = serviceProcess("edge", edge2Port!, { ...env, PORT: String(edge2Port), EDGE_ID: "edge-2", NATS_URL: `nats://127.0.0.1:${edge2Nats.port}` }, join(logs, "edge-2.log"));
   const all = [rooms, delivery, messages, edge1, edge2];
-  for (const p of all) await p.start();
-  const balancer: TcpBalancer = await startTcpBalancer([edge1Port!, edge2Port!]);
+  const proxies = [pg.rooms, pg.messages, pg.delivery, edge2Nats];
+  const stopAll = async () => {
+    for (const p of all) await p.stop().catch(() => {});
+    await nats.stop();
+    for (const proxy of proxies) await proxy.close();
+    await db.drop();
+  };
+  let balancer: TcpBalancer;
+  try {
+    for (const p of all) await p.start();
+    balancer = await startTcpBalancer([edge1Port!, edge2Port!]);
+  } catch (err) {
+    // A process that never became ready: leave nothing behind.
+    await stopAll();
+    throw err;
+  }
   return {
     db,
     nats,
@@ -86,10 +100,7 @@ export async function startFaultSystem(): Promise<FaultSystem> {
     logs,
     async close() {
       await balancer.close();
-      for (const p of all) await p.stop().catch(() => {});
-      await nats.stop();
-      for (const proxy of [pg.rooms, pg.messages, pg.delivery, edge2Nats]) await proxy.close();
-      await db.drop();
+      await stopAll();
     },
   };
 }
