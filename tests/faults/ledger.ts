@@ -168,7 +168,7 @@ export function formatLedger(l: Ledger): string {
     ["  ACKed unsaved (fallback)", l.unkeyed.fallback],
     ["  refused or unanswered, by code", codes(l.unkeyed.refused)],
     ["  ACK-saved ratio", ratio(l.unkeyed)],
-    ["unsaved, answered outside any fault (+5 s): keyed (must be 0) / not", `${l.unsavedOutsideFaults.keyed} / ${l.unsavedOutsideFaults.unkeyed}`],
+    ["unsaved outside faults (+5 s): keyed (must be 0) / not", `${l.unsavedOutsideFaults.keyed} / ${l.unsavedOutsideFaults.unkeyed}`],
     ["deliveries owed (ACKed saved × recipients)", l.deliveriesOwed],
     ["  delivered (live or by catch-up)", l.delivered],
     ["  lost (must be 0)", l.lost],
