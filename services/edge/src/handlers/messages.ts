@@ -93,7 +93,7 @@ export function messageHandlers(ctx: EdgeContext): EventTable {
           // never happens. So it is refused as SERVICE_UNAVAILABLE and retried until stored.
           // A row the database refuses is refused on every attempt: that still falls back.
           const refusedRow = err instanceof ConnectError && err.code === Code.FailedPrecondition;
-          if (storeFailed(err) && (input.clientMsgId === undefined || refusedRow)) return sendUnsaved(member, input, err);
+          if (storeFailed(err) && (input.clientMsgId === null || refusedRow)) return sendUnsaved(member, input, err);
           throw toProtocolError(err, { [Code.PermissionDenied]: "NOT_A_MEMBER" });
         }
         // This socket has the message now: its live event (or a later replay) skips it.
