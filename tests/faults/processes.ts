@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "@redup/kit/testing";
 
@@ -19,12 +19,18 @@ export interface ServiceProcess {
   usage(): { fds: number; rssBytes: number } | undefined;
 }
 
-export function serviceProcess(name: "rooms" | "messages" | "delivery" | "edge", port: number, env: Record<string, string>): ServiceProcess {
+/**
+ * `logFile`: where the process's log lines (pino, warn and up by default) go, appended across
+ * restarts, to explain a failed run; without it they are dropped.
+ */
+export function serviceProcess(name: "rooms" | "messages" | "delivery" | "edge", port: number, env: Record<string, string>, logFile?: string): ServiceProcess {
   let child: ChildProcess | undefined;
   const entry = `${ROOT}services/${name}/dist/main.js`;
+  // Generous: on a loaded 2-core machine a service takes from 4 s to over 20 s to start.
+  const readyMs = 60_000;
   const ready = async () => {
     if (name === "edge") {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok, 20_000, `${name} to answer`);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok, readyMs, `${name} to answer`);
     } else {
       const { connect } = await import("node:net");
       await waitFor(
@@ -34,7 +40,7 @@ export function serviceProcess(name: "rooms" | "messages" | "delivery" | "edge",
             s.once("connect", () => (s.destroy(), resolve(true)));
             s.once("error", () => resolve(false));
           }),
-        20_000,
+        readyMs,
         `${name} to listen`,
       );
     }
@@ -47,7 +53,9 @@ export function serviceProcess(name: "rooms" | "messages" | "delivery" | "edge",
       return child?.pid;
     },
     async start() {
-      child = spawn(process.execPath, ["--enable-source-maps", entry], { env: { ...process.env, ...env, LOG_LEVEL: env["LOG_LEVEL"] ?? "warn" }, stdio: ["ignore", "ignore", "inherit"] });
+      const out = logFile === undefined ? "ignore" : openSync(logFile, "a");
+      child = spawn(process.execPath, ["--enable-source-maps", entry], { env: { ...process.env, ...env, LOG_LEVEL: env["LOG_LEVEL"] ?? "warn" }, stdio: ["ignore", out, "inherit"] });
+      if (typeof out === "number") closeSync(out);
       await ready();
     },
     async kill() {

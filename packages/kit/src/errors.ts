@@ -32,6 +32,9 @@ const UNAVAILABLE_MESSAGES = [
 /** Failures while opening a connection: nothing was sent, so any call may go elsewhere. */
 const CONNECT_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
+/** node-postgres's error, without a code, when a connection's socket ends while a query runs. */
+const PG_TRANSPORT_MESSAGE = "Connection terminated unexpectedly";
+
 /**
  * How a call failed at the network level, read along the `cause` links: "connect" when the
  * connection could not be opened (the request never left), "transport" when an open
@@ -40,7 +43,10 @@ const CONNECT_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "E
 export function networkFailureOf(err: unknown): "connect" | "transport" | undefined {
   for (const link of causes(err)) {
     const code = (link as { code?: unknown }).code;
-    if (typeof code !== "string") continue;
+    if (typeof code !== "string") {
+      if (link instanceof Error && link.message.includes(PG_TRANSPORT_MESSAGE)) return "transport";
+      continue;
+    }
     if (CONNECT_CODES.has(code)) return "connect";
     if (NETWORK_CODES.has(code) || code.startsWith("ERR_HTTP2")) return "transport";
   }

@@ -20,6 +20,7 @@ import {
   requireId,
   subjects,
   toConnectError,
+  networkFailureOf,
 } from "../src/index.js";
 
 describe("readBaseServiceConfig", () => {
@@ -67,6 +68,17 @@ describe("toConnectError", () => {
     expect(mapped.code).toBe(Code.Internal);
     expect(mapped.rawMessage).toBe("internal error");
     expect(mapped.cause).toBe(original);
+  });
+});
+
+describe("networkFailureOf", () => {
+  it("tells a connection never opened from one that broke while a request was under way", () => {
+    const node = (code: string) => Object.assign(new Error(code), { code });
+    expect(networkFailureOf(new ConnectError("down", Code.Unavailable, undefined, undefined, node("ECONNREFUSED")))).toBe("connect");
+    expect(networkFailureOf(new ConnectError("reset", Code.Aborted, undefined, undefined, node("ECONNRESET")))).toBe("transport");
+    // node-postgres, when the socket ends mid-query: no code, only this message.
+    expect(networkFailureOf(new Error("wrapped", { cause: new Error("Connection terminated unexpectedly") }))).toBe("transport");
+    expect(networkFailureOf(new ConnectError("no verdict", Code.Unavailable))).toBeUndefined();
   });
 });
 

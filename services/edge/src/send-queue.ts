@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { createBatcher, fromEntryError } from "@redup/kit";
+import { createBatcher, fromEntryError, networkFailureOf } from "@redup/kit";
 import { overloaded } from "./protocol/errors.js";
 import type { MessagesService, SendMessageRequestSchema, SendMessageResponse } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { Metrics } from "./metrics.js";
@@ -12,6 +12,21 @@ export type SendQueue = (request: SendRequest) => Promise<SendMessageResponse>;
 const MAX_BATCH = 256;
 /** Calls in flight: one being stored while the next gathers the sends that arrive meanwhile. */
 const MAX_IN_FLIGHT = 2;
+
+/**
+ * A SendMessages call that failed once it had left — the connection reset, the stream closed,
+ * messages killed mid-call — carries no verdict from messages, which may have stored the
+ * sends. As Unavailable or Aborted it would read as a certain failure and get the guide's
+ * unsaved live copy, which next to the stored message reaches every recipient twice under
+ * two identities (the fault harness's ledger saw it). So it becomes DeadlineExceeded, an
+ * unknown outcome: the client is told SERVICE_UNAVAILABLE and retries with its client_msg_id.
+ * A call that could not connect stays as it was: nothing was sent.
+ */
+function callFailure(err: unknown): unknown {
+  const code = ConnectError.from(err).code;
+  if ((code !== Code.Unavailable && code !== Code.Aborted) || networkFailureOf(err) === "connect") return err;
+  return new ConnectError("the outcome of the sends is unknown: the call to messages broke", Code.DeadlineExceeded, undefined, undefined, err);
+}
 
 /**
  * The edge's sends, gathered into SendMessages calls: the sends of all sockets that arrive
@@ -33,7 +48,9 @@ export function createSendQueue(messages: Client<typeof MessagesService>, metric
     onBatch: (size) => metrics.sendBatch.observe(size),
     run: async (requests) => {
       // Compact results: the edge keeps each request, and needs back only the stored ids.
-      const { results } = await messages.sendMessages({ requests, compactResults: true });
+      const { results } = await messages.sendMessages({ requests, compactResults: true }).catch((err: unknown) => {
+        throw callFailure(err);
+      });
       return results.map(({ outcome }) => {
         if (outcome.case === "sent") return outcome.value;
         if (outcome.case === "error") return fromEntryError(outcome.value);

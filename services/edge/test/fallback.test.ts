@@ -177,6 +177,9 @@ describe("when the messages database goes down", () => {
     const ack = await call(a.socket, "send_message", { to: 3102, message: "BD caída", type: "directo" });
     expect(ack).toMatchObject(UNSAVED);
     await until(atB, 1);
+    // With a client_msg_id there is no fallback: it may retry a send that was stored after all.
+    const keyed = await call(a.socket, "send_message", { to: 3102, message: "BD caída, con clave", type: "directo", client_msg_id: "k-3101-1" });
+    expect(keyed).toMatchObject({ status: "error", code: "SERVICE_UNAVAILABLE" });
     await proxy.restore();
     const saved = await waitFor(async () => {
       const r = await call(a.socket, "send_message", { to: 3102, message: "BD de vuelta", type: "directo" });

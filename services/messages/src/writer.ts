@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { createBatcher, type ServiceMetrics } from "@redup/kit";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createBatcher, networkFailureOf, type ServiceMetrics } from "@redup/kit";
 import { MessageSchema, type Message } from "@redup/proto/redup/messages/v1/messages_pb";
 import type { Room } from "@redup/proto/redup/rooms/v1/rooms_pb";
 import * as q from "./db/queries.js";
@@ -19,6 +20,20 @@ export interface SendOutcome {
   message: Message;
   duplicate: boolean;
   dispatched: boolean;
+}
+
+/**
+ * A store whose database connection broke while the statement was under way may have
+ * committed: its outcome is unknown, so it is answered as DeadlineExceeded (gRPC's "may have
+ * completed"), which callers retry with the same client_msg_id, never as Unavailable, which
+ * the edge takes for a certain failure and answers with an unsaved live copy — a copy that,
+ * next to the stored message, would reach every recipient twice. A connection that could not
+ * be opened stays Unavailable: nothing was sent.
+ */
+function outcomeOf(err: unknown): unknown {
+  return networkFailureOf(err) === "transport"
+    ? new ConnectError("the store's outcome is unknown: the database connection broke", Code.DeadlineExceeded, undefined, undefined, err)
+    : err;
 }
 
 /** The longest a send waits in its lane before it is refused (ResourceExhausted). */
@@ -52,7 +67,8 @@ export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => P
   const { db, dispatcher, metrics } = deps;
 
   const store = async (sends: PreparedSend[]) => {
-    const outcomes = await q.insertMessages(
+    const outcomes = await q
+      .insertMessages(
       db,
       sends.map(({ input, room }) => ({
         values: {
@@ -68,7 +84,10 @@ export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => P
         origin: input.origin,
       })),
       INLINE_LEASE_MS,
-    );
+    )
+      .catch((err: unknown) => {
+        throw outcomeOf(err);
+      });
     const stored: Outgoing[] = [];
     const answers = outcomes.map((outcome, i): SendOutcome | Error => {
       if (outcome instanceof Error) return outcome;

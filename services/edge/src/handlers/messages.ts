@@ -87,7 +87,13 @@ export function messageHandlers(ctx: EdgeContext): EventTable {
           // A retry of a stored client_msg_id answers the original, whole; a new message only its ids.
           ack = res.duplicate ? toAck(res.message!, true) : ackOfStored(input, member.userId, res.message!);
         } catch (err) {
-          if (storeFailed(err)) return sendUnsaved(member, input, err);
+          // An outage falls back only for a send without a client_msg_id. One with a key may be
+          // the retry of a send whose outcome was unknown and that was stored after all; an
+          // unsaved copy next to it would reach every recipient twice, which the key promises
+          // never happens. So it is refused as SERVICE_UNAVAILABLE and retried until stored.
+          // A row the database refuses is refused on every attempt: that still falls back.
+          const refusedRow = err instanceof ConnectError && err.code === Code.FailedPrecondition;
+          if (storeFailed(err) && (input.clientMsgId === null || refusedRow)) return sendUnsaved(member, input, err);
           throw toProtocolError(err, { [Code.PermissionDenied]: "NOT_A_MEMBER" });
         }
         // This socket has the message now: its live event (or a later replay) skips it.
