@@ -45,6 +45,6 @@ series replicas-group 2 --scenario group --groups 20 --members 50 --rate 0 --sen
 series catchup 1 --scenario catchup --drain 30
 series reconnect 1 --scenario reconnect --count 5000 --pending 1 --window 10 --drain 30
 series conversations 1 --scenario conversations
-series overload 1 --scenario overload --max "${OVERLOAD_MAX:-3000}" --seconds 60 --after 30 --max-messages 700000
+series overload 1 --scenario overload --max "${OVERLOAD_MAX:-3000}" --seconds ${OV_SECONDS:-60} --after ${OV_AFTER:-30} --max-messages 700000
 
 node bench/dist/summarize.js "$out"

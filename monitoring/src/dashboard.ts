@@ -324,7 +324,7 @@ export function buildDashboard(): Dashboard {
     .withPanel(
       timeseries({
         title: "Rate-limit and overload refusals",
-        description: "Client events refused RATE_LIMITED (a connection's or user's budget, or 64 waiting on one socket) or OVERLOADED (the edge's backlog full, or a wait past MAX_EVENT_WAIT_MS), by event.",
+        description: "Client events refused RATE_LIMITED (a connection's or user's budget, or 64 waiting on one socket) or OVERLOADED (the edge's backlog full, its send limit reached, or a wait past MAX_EVENT_WAIT_MS), by event.",
         unit: "reqps",
         stacked: true,
         queries: [{ expr: `sum by (event, outcome) (rate(redup_edge_events_total{outcome=~"RATE_LIMITED|OVERLOADED"}[${R}]))`, legend: "{{event}} {{outcome}}" }],
@@ -333,7 +333,7 @@ export function buildDashboard(): Dashboard {
     .withPanel(
       timeseries({
         title: "Work shed by queue",
-        description: "Work refused early because a queue was full: the edges' (events, wait, send, mark) and the services' (store: ResourceExhausted; handoff: left to the outbox).",
+        description: "Work refused early because a queue was full or late: the edges' (events: backlog full; arrival and limit: the adaptive send limit or a send queue running behind; wait: past MAX_EVENT_WAIT_MS; send, mark) and the services' (store: ResourceExhausted; handoff: left to the outbox).",
         unit: "reqps",
         stacked: true,
         queries: [
@@ -350,6 +350,17 @@ export function buildDashboard(): Dashboard {
         queries: [
           { expr: "redup_edge_pending_events", legend: "{{instance}}" },
           { expr: "redup_edge_max_pending_events", legend: "cap {{instance}}" },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Edge send limit",
+        description: "Sends in progress on each edge against its adaptive limit: the limit drops while more than a tenth of sends answer later than SEND_LATENCY_TARGET_MS, and new sends past it are refused OVERLOADED.",
+        unit: "short",
+        queries: [
+          { expr: "redup_edge_sends_in_progress", legend: "{{instance}}" },
+          { expr: "redup_edge_send_limit", legend: "limit {{instance}}" },
         ],
       }),
     );

@@ -2,6 +2,9 @@ import { connectAll, drain, Ledger, send, sleep, type BenchOptions } from "../cl
 import type { ScenarioResult } from "../report.js";
 import { findServerProcesses, latencyHistogram, sampleProcess, summarise, type LatencySummary } from "../stats.js";
 
+/** Seconds in a row of normal latency that count as recovered. */
+const RECOVERED_FOR = 5;
+
 /** One second of an overload run. */
 export interface OverloadSecond {
   /** Seconds since the load started. */
@@ -26,7 +29,10 @@ export interface OverloadSummary {
   refusalLatency: LatencySummary;
   /** The settled ACK p99 of the last half of the after phase, ms. */
   normalP99Ms: number | null;
-  /** From the drop to 50% until every later second's ACK p99 is within 2x normal; null if never. */
+  /**
+   * From the drop to 50% until the ACK p99 is within 2x normal for RECOVERED_FOR seconds in a
+   * row (a later one-second blip on this shared machine is noise, not a relapse); null if never.
+   */
   recoverySeconds: number | null;
   /** The largest RSS each process reached, MB. */
   peakRssMB: Record<string, number>;
@@ -115,8 +121,10 @@ export async function overload(options: BenchOptions & { users: number; max: num
   const normalP99Ms = settled.length > 0 ? settled[Math.floor(settled.length / 2)]! : null;
   let recoverySeconds: number | null = null;
   if (normalP99Ms !== null) {
+    const normal = (s: OverloadSecond) => s.ackP99Ms === null || s.ackP99Ms <= 2 * normalP99Ms;
     for (let i = 0; i < after.length; i++) {
-      if (after.slice(i).every((s) => s.ackP99Ms === null || s.ackP99Ms <= 2 * normalP99Ms)) {
+      // Near the end, the seconds that are left (fewer than RECOVERED_FOR) must all be normal.
+      if (after.slice(i, i + RECOVERED_FOR).every(normal)) {
         recoverySeconds = i;
         break;
       }

@@ -28,6 +28,14 @@ export interface BatcherOptions<I, O> {
    * into its caller's deadline, after taking a place in the batch. Unbounded when unset.
    */
   maxWaitMs?: number;
+  /**
+   * Sheds a standing queue. Once items have been left behind by full batch slots for this
+   * long, the batcher is running behind its arrivals and only queueing would make every
+   * answer later: while it stays behind, a new item is refused at once when a full round
+   * (`maxBatch` × `maxInFlight`) already waits, so what is accepted waits about two batches,
+   * not `maxWaitMs`. A burst shorter than this still queues, up to `maxQueued`. Off when unset.
+   */
+  shedBacklogAfterMs?: number;
   /** The refusal of an item when the queue is full or it waited too long (default: ResourceExhausted). */
   overloaded?: () => Error;
   /** Called for each item refused because the queue was full (for a metric). */
@@ -38,10 +46,22 @@ export interface BatcherOptions<I, O> {
 export const queueFull = (what: string) =>
   new ConnectError(`${what} is overloaded: too much work is waiting; retry in a few seconds`, Code.ResourceExhausted);
 
+/** A batcher: adds an item, with an optional deadline, and answers its outcome. */
+export interface Batcher<I, O> {
+  /**
+   * Queues `item` for a batch. `deadline` (a `performance.now()` time) is when its caller
+   * stops waiting: an item whose batch would start later is refused with `overloaded()`
+   * rather than sent, as it is past `maxWaitMs` after it was queued.
+   */
+  (item: I, deadline?: number): Promise<O>;
+  /** True while a new item would be refused for the standing queue (`shedBacklogAfterMs`). */
+  readonly shedding: boolean;
+}
+
 interface Pending<I, O> {
   item: I;
-  /** When it was queued (performance.now()), for maxWaitMs. */
-  queuedAt: number;
+  /** When it must have left in a batch (performance.now()): its deadline or maxWaitMs. */
+  deadline: number;
   /** The caller's trace, when tracing is on. */
   trace: Context | undefined;
   resolve: (value: O) => void;
@@ -55,12 +75,16 @@ interface Pending<I, O> {
  * by themselves as load grows. DataLoader batches per tick but cannot bound the batches in
  * flight, and that bound is what makes batches grow, so this is kept here.
  */
-export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) => Promise<O> {
+export function createBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O> {
   const { run, maxBatch, maxInFlight } = options;
   if (maxBatch < 1 || maxInFlight < 1) throw new Error("maxBatch and maxInFlight must be at least 1");
   let queue: Pending<I, O>[] = [];
   let inFlight = 0;
   let scheduled = false;
+  /** Since when items have been left behind by full slots (performance.now()); null when caught up. */
+  let behindSince: number | null = null;
+  const maxWaitMs = options.maxWaitMs ?? Infinity;
+  const round = maxBatch * maxInFlight;
 
   const settle = (batch: Pending<I, O>[], outcomes: (O | Error)[]) => {
     if (outcomes.length !== batch.length) {
@@ -100,18 +124,21 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
 
   const refuse = options.overloaded ?? (() => queueFull(options.name ?? "this service"));
 
-  /** Refuses the items that waited longer than maxWaitMs (the oldest are at the front). */
+  const shed = (p: Pending<I, O>) => {
+    options.onShed?.();
+    p.reject(refuse());
+  };
+
+  /** Refuses the items whose deadline has passed: their callers would get the answer too late. */
   const dropStale = () => {
-    if (options.maxWaitMs === undefined) return;
-    const oldest = performance.now() - options.maxWaitMs;
-    let stale = 0;
-    while (stale < queue.length && queue[stale]!.queuedAt < oldest) stale++;
-    if (stale === 0) return;
-    for (const p of queue.slice(0, stale)) {
-      options.onShed?.();
-      p.reject(refuse());
+    const now = performance.now();
+    if (!queue.some((p) => p.deadline < now)) return;
+    const fresh: Pending<I, O>[] = [];
+    for (const p of queue) {
+      if (p.deadline < now) shed(p);
+      else fresh.push(p);
     }
-    queue = queue.slice(stale);
+    queue = fresh;
   };
 
   const flush = () => {
@@ -122,7 +149,14 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
       queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
       start(batch);
     }
+    // Items left behind with every slot taken: arrivals outrun the batches.
+    if (queue.length === 0) behindSince = null;
+    else behindSince ??= performance.now();
   };
+
+  /** Whether a new item would be refused now for the standing queue (see shedBacklogAfterMs). */
+  const shedding = () =>
+    options.shedBacklogAfterMs !== undefined && queue.length >= round && behindSince !== null && performance.now() - behindSince > options.shedBacklogAfterMs;
 
   const kick = () => {
     if (scheduled || inFlight >= maxInFlight || queue.length === 0) return;
@@ -130,14 +164,18 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
     setImmediate(flush);
   };
 
-  return (item) =>
+  const add = (item: I, deadline?: number) =>
     new Promise<O>((resolve, reject) => {
-      if (options.maxQueued !== undefined && queue.length >= options.maxQueued) {
+      const now = performance.now();
+      const due = Math.min(deadline ?? Infinity, now + maxWaitMs);
+      const full = (options.maxQueued !== undefined && queue.length >= options.maxQueued) || shedding();
+      if (full || due <= now) {
         options.onShed?.();
         reject(refuse());
         return;
       }
-      queue.push({ item, queuedAt: performance.now(), trace: tracingEnabled() ? context.active() : undefined, resolve, reject });
+      queue.push({ item, deadline: due, trace: tracingEnabled() ? context.active() : undefined, resolve, reject });
       kick();
     });
+  return Object.defineProperty(add, "shedding", { get: shedding }) as Batcher<I, O>;
 }

@@ -73,6 +73,66 @@ describe("createBatcher", () => {
     expect(shed).toBe(2);
   });
 
+  it("refuses an item at its own deadline: at once when it has passed, or when its batch would start later", async () => {
+    const g = gate();
+    let shed = 0;
+    const add = createBatcher({ run: g.run, maxBatch: 10, maxInFlight: 1, maxWaitMs: 10_000, onShed: () => shed++ });
+    const outcome = (p: Promise<number>) => p.then((v) => v, (e: ConnectError) => e.code);
+    const first = add(1);
+    await tick();
+    const past = outcome(add(2, performance.now() - 1));
+    const soon = outcome(add(3, performance.now() + 30));
+    const later = outcome(add(4, performance.now() + 5_000));
+    expect(await past).toBe(Code.ResourceExhausted);
+    await new Promise((r) => setTimeout(r, 60));
+    g.releases.shift()!();
+    expect(await first).toBe(10);
+    expect(await soon).toBe(Code.ResourceExhausted);
+    await tick();
+    // Only the item whose caller still waits is sent.
+    expect(g.batches).toEqual([[1], [4]]);
+    g.releases.shift()!();
+    expect(await later).toBe(40);
+    expect(shed).toBe(2);
+  });
+
+  it("sheds a standing queue: once behind for shedBacklogAfterMs, refuses new items while a full round waits", async () => {
+    const g = gate();
+    let shed = 0;
+    const add = createBatcher({ run: g.run, maxBatch: 2, maxInFlight: 1, maxQueued: 100, shedBacklogAfterMs: 20, onShed: () => shed++ });
+    const all = [add(1)];
+    await tick();
+    all.push(add(2), add(3), add(4), add(5));
+    // A burst queues: nothing is behind yet.
+    expect(add.shedding).toBe(false);
+    g.releases.shift()!();
+    await tick();
+    await tick();
+    // [2, 3] left; 4 and 5 stayed behind with the slot taken.
+    expect(g.batches).toEqual([[1], [2, 3]]);
+    expect(add.shedding).toBe(false);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(add.shedding).toBe(true);
+    const refused = await add(6).then(
+      () => undefined,
+      (e: ConnectError) => e.code,
+    );
+    expect(refused).toBe(Code.ResourceExhausted);
+    expect(shed).toBe(1);
+    g.releases.shift()!();
+    await tick();
+    await tick();
+    // The queue was emptied into the next batch: caught up, items are taken again.
+    expect(g.batches).toEqual([[1], [2, 3], [4, 5]]);
+    expect(add.shedding).toBe(false);
+    all.push(add(7));
+    g.releases.shift()!();
+    await tick();
+    await tick();
+    g.releases.shift()!();
+    expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50, 70]);
+  });
+
   it("sends what arrives together as one batch and answers each item with its own outcome", async () => {
     const g = gate();
     const add = createBatcher({ run: g.run, maxBatch: 100, maxInFlight: 1 });

@@ -35,8 +35,13 @@ export interface Config {
    * refused as OVERLOADED at once (and the send and confirmation queues are bounded by it).
    */
   maxPendingEvents: number;
-  /** The longest a client event may wait for its turn (and a send for its call); past it, OVERLOADED. */
+  /** The longest a client event may take from its arrival to its store; past it, OVERLOADED. */
   maxEventWaitMs: number;
+  /**
+   * The answer time sends should keep to, from their turn: when more than a tenth take longer,
+   * the edge lowers how many sends it runs at once and refuses the rest as OVERLOADED.
+   */
+  sendLatencyTargetMs: number;
   /** This edge's name in events it publishes, in presence reports and in logs. */
   edgeId: string;
   /** How often the edge tells delivery it is alive (below delivery's PRESENCE_EDGE_TIMEOUT_MS). */
@@ -123,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
       REORDER_WINDOW_MS: positiveInt(100),
       MAX_PENDING_EVENTS: positiveInt(4096),
       MAX_EVENT_WAIT_MS: positiveInt(2000),
+      SEND_LATENCY_TARGET_MS: positiveInt(250),
       EDGE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       PRESENCE_HEARTBEAT_MS: positiveInt(5000),
       PRESENCE_GRACE_MS: positiveInt(2000),
@@ -190,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     reorderWindowMs: c.REORDER_WINDOW_MS,
     maxPendingEvents: c.MAX_PENDING_EVENTS,
     maxEventWaitMs: c.MAX_EVENT_WAIT_MS,
+    sendLatencyTargetMs: c.SEND_LATENCY_TARGET_MS,
     edgeId: c.EDGE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`,
     presenceHeartbeatMs: c.PRESENCE_HEARTBEAT_MS,
     presenceGraceMs: c.PRESENCE_GRACE_MS,

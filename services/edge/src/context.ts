@@ -14,6 +14,7 @@ import type { Metrics } from "./metrics.js";
 import type { PresenceReporter } from "./presence-reporter.js";
 import type { PresenceWatch } from "./presence-watch.js";
 import type { Typing } from "./typing.js";
+import type { SendLimit } from "./send-limit.js";
 import type { SendQueue } from "./send-queue.js";
 
 /** What the edge keeps on each socket: the protocol's SocketData and the socket's fan-out record. */
@@ -35,6 +36,8 @@ export interface EdgeContext {
   marks: MarkQueue;
   /** Sends, gathered into SendMessages calls. */
   send: SendQueue;
+  /** The adaptive bound on sends in progress, which keeps accepted sends fast under overload. */
+  sendLimit: SendLimit;
   delivery: Client<typeof DeliveryService>;
   limiter: RateLimiter;
   /** Bounds how many sockets run their connect-time catch-up at once. */

@@ -48,7 +48,7 @@ export function createMetrics() {
     }),
     shed: new Counter({
       name: "redup_edge_shed_total",
-      help: "Client events refused as OVERLOADED because a queue on their way was full, by queue (events: the edge's backlog; send, mark)",
+      help: "Client events refused as OVERLOADED because a queue on their way was full or late, by queue (events: the edge's backlog; arrival: refused on arrival, the send queue running behind; wait: their turn came past their deadline; send, mark: in those queues)",
       labelNames: ["queue"] as const,
       registers: [registry],
     }),
@@ -83,6 +83,7 @@ export interface EdgeGaugeSources {
   inflight: { count: number };
   maxConnections: number;
   maxPendingEvents: number;
+  sendLimit: { readonly limit: number; readonly active: number };
 }
 
 /** Registers the gauges read from the edge's parts, once they exist. */
@@ -103,6 +104,8 @@ export function watchEdge(metrics: Metrics, from: EdgeGaugeSources): void {
   gauge("redup_edge_catch_up_active", "Sockets replaying pending messages now", () => from.catchUpTurns.active);
   gauge("redup_edge_pending_events", "Client events in progress on this edge, all sockets together (refused OVERLOADED past MAX_PENDING_EVENTS)", () => from.inflight.count);
   gauge("redup_edge_max_pending_events", "MAX_PENDING_EVENTS: the most client events in progress before new ones are refused OVERLOADED", () => from.maxPendingEvents);
+  gauge("redup_edge_sends_in_progress", "Sends between their turn and their answer on this edge", () => from.sendLimit.active);
+  gauge("redup_edge_send_limit", "The adaptive bound on sends in progress (SEND_LATENCY_TARGET_MS): lower while sends answer late, up to MAX_PENDING_EVENTS", () => from.sendLimit.limit);
   gauge("redup_edge_max_connections", "MAX_CONNECTIONS: the most sockets this edge accepts before refusing SERVER_FULL", () => from.maxConnections);
 }
 

@@ -6,12 +6,25 @@ import type { MessagesService, SendMessageRequestSchema, SendMessageResponse } f
 import type { Metrics } from "./metrics.js";
 
 export type SendRequest = MessageInitShape<typeof SendMessageRequestSchema>;
-export type SendQueue = (request: SendRequest) => Promise<SendMessageResponse>;
+/** Sends `request`; `deadline` (a performance.now() time) is when the client's event runs out of time. */
+export interface SendQueue {
+  (request: SendRequest, deadline: number): Promise<SendMessageResponse>;
+  /** True while the queue sheds its backlog: a send arriving now would likely be refused. */
+  readonly shedding: boolean;
+}
+
+/** A send waiting for its call, with when the client's event runs out of time. */
+interface Queued {
+  request: SendRequest;
+  deadline: number;
+}
 
 /** Sends per SendMessages call; far below the RPC's limit of 1000, to keep each call short. */
 const MAX_BATCH = 256;
 /** Calls in flight: one being stored while the next gathers the sends that arrive meanwhile. */
 const MAX_IN_FLIGHT = 2;
+/** How long the queue may run behind its arrivals before it sheds its standing queue. */
+const SHED_BACKLOG_AFTER_MS = 100;
 
 /**
  * A SendMessages call that failed once it had left — the connection reset, the stream closed,
@@ -33,20 +46,29 @@ function callFailure(err: unknown): unknown {
  * while a call is in flight go together in the next one, so one round trip (and one commit in
  * messages) serves many messages. Each send still gets its own answer, or the ConnectError
  * SendMessage would have raised for it alone. At most `maxPending` sends wait for a call,
- * none longer than `maxWaitMs`: past either a send is refused as OVERLOADED (the client
- * retries after a pause) rather than queued behind work that cannot finish before its deadline.
+ * none past its event's deadline: past either a send is refused as OVERLOADED (the client
+ * retries after a pause) rather than queued behind work that cannot finish in time. Under
+ * sustained overload the queue holds about one round of calls, not seconds of sends, and each
+ * send tells messages how long it may still wait there (max_wait_ms): one budget per event,
+ * from its arrival at the edge to its store, not one per hop.
  */
 export function createSendQueue(messages: Client<typeof MessagesService>, metrics: Metrics, limits: { maxPending: number; maxWaitMs: number }): SendQueue {
-  return createBatcher<SendRequest, SendMessageResponse>({
+  const queue = createBatcher<Queued, SendMessageResponse>({
     name: "send",
     maxBatch: MAX_BATCH,
     maxInFlight: MAX_IN_FLIGHT,
     maxQueued: limits.maxPending,
     maxWaitMs: limits.maxWaitMs,
+    shedBacklogAfterMs: SHED_BACKLOG_AFTER_MS,
     overloaded: () => overloaded(),
     onShed: () => metrics.shed.inc({ queue: "send" }),
     onBatch: (size) => metrics.sendBatch.observe(size),
-    run: async (requests) => {
+    run: async (queued) => {
+      const now = performance.now();
+      const requests = queued.map(({ request, deadline }) => {
+        request.maxWaitMs = Math.max(1, Math.floor(deadline - now));
+        return request;
+      });
       // Compact results: the edge keeps each request, and needs back only the stored ids.
       const { results } = await messages.sendMessages({ requests, compactResults: true }).catch((err: unknown) => {
         throw callFailure(err);
@@ -58,4 +80,6 @@ export function createSendQueue(messages: Client<typeof MessagesService>, metric
       });
     },
   });
+  const send = (request: SendRequest, deadline: number) => queue({ request, deadline }, deadline);
+  return Object.defineProperty(send, "shedding", { get: () => queue.shedding }) as SendQueue;
 }

@@ -19,6 +19,7 @@ import { loadDocs } from "./docs.js";
 import { createRateLimiter, createTurns } from "./limits.js";
 import { createCatchUpReads } from "./catch-up-reads.js";
 import { createMarkQueue } from "./mark-queue.js";
+import { createSendLimit } from "./send-limit.js";
 import { createSendQueue } from "./send-queue.js";
 import { createMetrics, rpcMetricsInterceptor, watchEdge } from "./metrics.js";
 import { createPacketEncoder } from "./packets.js";
@@ -38,6 +39,8 @@ export interface EdgeServer {
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/** The fewest sends in progress the adaptive limit allows: a slow but working system carries these. */
+const MIN_SEND_LIMIT = 256;
 const LISTEN_BACKLOG = 4096;
 
 /** Builds the edge (HTTP routes, Socket.IO, handlers, fan-out) and listens on config.port. */
@@ -96,6 +99,7 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     rooms,
     messages,
     send: createSendQueue(messages, metrics, { maxPending: config.maxPendingEvents, maxWaitMs: config.maxEventWaitMs }),
+    sendLimit: createSendLimit({ targetMs: config.sendLatencyTargetMs, min: Math.min(MIN_SEND_LIMIT, config.maxPendingEvents), max: config.maxPendingEvents }),
     delivery,
     reads: createCatchUpReads(rooms, delivery, messages),
     marks: createMarkQueue(delivery, metrics, { maxPending: config.maxPendingEvents, maxWaitMs: config.maxEventWaitMs }),
@@ -110,6 +114,7 @@ export async function createEdgeServer(config: Config, logger: Logger, bus: Even
     inflight: context.inflight,
     maxConnections: config.limits.maxConnections,
     maxPendingEvents: config.maxPendingEvents,
+    sendLimit: context.sendLimit,
   });
   let draining = false;
   const docs = loadDocs();

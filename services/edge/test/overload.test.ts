@@ -56,6 +56,26 @@ describe("when the services cannot keep up", () => {
     const metrics = await (await fetch(`${edge.url}/metrics`)).text();
     expect(metrics).toMatch(/^redup_edge_shed_total\{queue="events"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^redup_edge_events_total\{event="send_message",outcome="OVERLOADED"\} [1-9]\d*$/m);
+    // MAX_PENDING_EVENTS also caps the adaptive send limit.
+    expect(metrics).toMatch(/^redup_edge_send_limit 4$/m);
+    for (const u of users) u.socket.disconnect();
+  });
+
+  it("lowers its send limit when sends answer later than SEND_LATENCY_TARGET_MS, and still answers each send", async () => {
+    // A target no send can meet: every window of answers counts as late.
+    const edge = await stack.startEdge({ SEND_LATENCY_TARGET_MS: "1", MAX_PENDING_EVENTS: "1000" });
+    const gauge = async (name: string) => Number((await (await fetch(`${edge.url}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]);
+    expect(await gauge("redup_edge_send_limit")).toBe(1000);
+    const users = await Promise.all(Array.from({ length: 20 }, (_, i) => connectUser(edge, 7801 + i)));
+    // Two rounds of 60 sends, a window apart: the second round's check sees the first's late answers.
+    for (let round = 0; round < 2; round++) {
+      const acks = await Promise.all(users.flatMap((u, i) => [0, 1, 2].map((n) => call(u.socket, "send_message", { to: 7899, message: `r${round}-${i}-${n}`, type: "directo" }))));
+      expect(acks.every((a) => a["saved_to_db"] === true)).toBe(true);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    // 60 were in progress at most: 80 % of that is below the floor of 256, so the limit sits there.
+    expect(await gauge("redup_edge_send_limit")).toBe(256);
+    expect(await gauge("redup_edge_sends_in_progress")).toBe(0);
     for (const u of users) u.socket.disconnect();
   });
 });

@@ -41,7 +41,8 @@ export interface MessagesDeps {
   isMember: MembershipCheck;
   directory: RoomDirectory;
   /** Stores and dispatches a checked message (batched with concurrent sends). */
-  write: (send: PreparedSend) => Promise<SendOutcome>;
+  /** Stores a send; `deadline` (performance.now() time) is when its caller stops waiting. */
+  write: (send: PreparedSend, deadline?: number) => Promise<SendOutcome>;
   logger: Logger;
   maxMessageLength: number;
   /** The inbox's data owned by rooms and delivery. */
@@ -93,6 +94,9 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
     return { input, room: await directory.resolve(input.type, input.senderId, input.to) };
   };
 
+  /** When the caller of a send stops waiting (max_wait_ms from now), as a performance.now() time. */
+  const deadlineOf = (req: SendMessageRequest): number | undefined => (req.maxWaitMs > 0 ? performance.now() + req.maxWaitMs : undefined);
+
   /** What a sender cannot know before its message is stored (SendMessagesRequest.compact_results). */
   const compact = (m: Message) => create(MessageSchema, { id: m.id, uuid: m.uuid, roomId: m.roomId, roomType: m.roomType, sentAt: m.sentAt, clientMsgId: m.clientMsgId });
 
@@ -105,13 +109,15 @@ export function createMessagesService(deps: MessagesDeps): ServiceImpl<typeof Me
     ...createChangeFeedHandler(db, deps.conversations.userRooms),
 
     async sendMessage(req, ctx) {
-      return deps.write(await prepare(req, ctx));
+      const deadline = deadlineOf(req);
+      return deps.write(await prepare(req, ctx), deadline);
     },
 
     async sendMessages(req, ctx) {
       // Checked concurrently, then written in request order, so ids follow the request.
       const prepared = await Promise.allSettled(requireBatch(req.requests, "requests", "messages").map((one) => prepare(one, ctx)));
-      const written = prepared.map((p) => (p.status === "fulfilled" ? deps.write(p.value) : Promise.reject(p.reason as Error)));
+      const deadlines = req.requests.map(deadlineOf);
+      const written = prepared.map((p, i) => (p.status === "fulfilled" ? deps.write(p.value, deadlines[i]) : Promise.reject(p.reason as Error)));
       const results = await Promise.allSettled(written);
       return {
         results: results.map((r) => {

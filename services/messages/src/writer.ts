@@ -38,6 +38,8 @@ function outcomeOf(err: unknown): unknown {
 
 /** The longest a send waits in its lane before it is refused (ResourceExhausted). */
 const STORE_MAX_WAIT_MS = 2000;
+/** How long a lane may run behind its arrivals before it sheds its standing queue. */
+const SHED_BACKLOG_AFTER_MS = 100;
 
 export interface WriterDeps {
   db: q.MessagesDb;
@@ -63,7 +65,7 @@ export interface WriterDeps {
  * a bounded queue: under overload a send is refused at once (ResourceExhausted, retry later)
  * instead of waiting past its caller's deadline.
  */
-export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => Promise<SendOutcome> {
+export function createMessageWriter(deps: WriterDeps): (send: PreparedSend, deadline?: number) => Promise<SendOutcome> {
   const { db, dispatcher, metrics } = deps;
 
   const store = async (sends: PreparedSend[]) => {
@@ -108,12 +110,15 @@ export function createMessageWriter(deps: WriterDeps): (send: PreparedSend) => P
       maxInFlight: 1,
       name: "store",
       maxQueued: deps.maxQueuedPerLane,
-      // A send that waited this long would mostly run into its caller's deadline (5 s by default).
+      // A send that waited this long would mostly run into its caller's deadline (5 s by
+      // default); a caller that says it waits less (max_wait_ms) is refused sooner.
       maxWaitMs: STORE_MAX_WAIT_MS,
+      // Under sustained overload a lane holds about one batch in waiting, not 2 s of sends.
+      shedBacklogAfterMs: SHED_BACKLOG_AFTER_MS,
       onShed: () => metrics.shed.inc({ queue: "store" }),
       onBatch: (size) => metrics.batchSize.observe({ kind: "store" }, size),
     }),
   );
   const count = BigInt(lanes.length);
-  return (send) => lanes[Number(send.room.id % count)]!(send);
+  return (send, deadline) => lanes[Number(send.room.id % count)]!(send, deadline);
 }

@@ -142,6 +142,30 @@ describe("SendMessage", () => {
     expect(other.message!.id).not.toBe([...ids][0]);
   });
 
+  it("refuses a send that cannot start being stored within its max_wait_ms with ResourceExhausted, and stores nothing", async () => {
+    const first = await direct(330n, 331n, "abre la sala");
+    const roomId = first.message!.roomId;
+    await withClient(sys.db.url, async (lock) => {
+      // Another transaction holds the room: the store of the next send waits for it.
+      await lock.query("begin");
+      await lock.query("select * from salas_secuencia where sala_chat_id = $1 for update", [roomId]);
+      const held = direct(330n, 331n, "espera el candado");
+      await new Promise((r) => setTimeout(r, 200));
+      // Its lane is busy with that store: this one waits behind it, past the 50 ms it has.
+      const started = Date.now();
+      const late = codeOf(direct(330n, 331n, "llega tarde", { maxWaitMs: 50, clientMsgId: "tarde-1" }));
+      await new Promise((r) => setTimeout(r, 300));
+      await lock.query("commit");
+      expect(await late).toBe(Code.ResourceExhausted);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+      expect((await held).message!.content).toBe("espera el candado");
+    });
+    expect(await query("select contenido from mensajes where sala_chat_id = $1 order by id", [roomId])).toEqual([{ contenido: "abre la sala" }, { contenido: "espera el candado" }]);
+    // Refused, not stored: the same key sent again is stored as new.
+    const again = await direct(330n, 331n, "llega tarde", { clientMsgId: "tarde-1" });
+    expect(again.duplicate).toBe(false);
+  });
+
   it("refuses bad input with InvalidArgument and writes nothing", async () => {
     const before = await count("mensajes");
     const bad: Record<string, unknown>[] = [

@@ -5,6 +5,7 @@ import type { ClientToServerEvents, ErrorCode, ServerToClientEvents } from "../e
 import type { Member } from "../fanout.js";
 import { holdWrites } from "../packets.js";
 import { overloaded, toProtocolError } from "../protocol/errors.js";
+import type { SendLimit } from "../send-limit.js";
 
 /** Client events a socket may have waiting before new ones are refused. */
 const MAX_QUEUED = 64;
@@ -12,7 +13,16 @@ const MAX_QUEUED = 64;
 /** One client event: the reply event it answers with (besides the callback), and its work. */
 export interface EventHandler {
   reply: keyof ServerToClientEvents | null;
-  handle(member: Member, payload: unknown): Promise<object>;
+  /** Runs the event; `deadline` (a performance.now() time) is when its answer is due. */
+  handle(member: Member, payload: unknown, deadline: number): Promise<object>;
+  /**
+   * True while the work this event needs is shedding load (a queue behind it runs behind):
+   * the event is refused as OVERLOADED on arrival, before it waits for its turn, instead of
+   * after — a prompt answer the client can act on, and no work spent on it.
+   */
+  shedding?(): boolean;
+  /** An adaptive bound on these events in progress (send-limit.ts): past it, OVERLOADED. */
+  limit?: SendLimit;
 }
 
 /** The edge's client events, each handled by one function for every socket. */
@@ -48,9 +58,12 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
     refuse("RATE_LIMITED", "demasiados eventos pendientes en esta conexión; espera las respuestas");
     return;
   }
-  // The edge's whole backlog is bounded: past it, work is refused now rather than answered late.
-  if (ctx.inflight.count >= ctx.config.maxPendingEvents) {
-    ctx.metrics.shed.inc({ queue: "events" });
+  // The edge's whole backlog is bounded, and so is the work this event would join: past
+  // either, it is refused now rather than answered late.
+  const full = ctx.inflight.count >= ctx.config.maxPendingEvents;
+  const backlogged = !full && (handler.shedding?.() === true || handler.limit?.open() === false);
+  if (full || backlogged) {
+    ctx.metrics.shed.inc({ queue: backlogged ? "arrival" : "events" });
     const busy = overloaded();
     refuse(busy.code, busy.message, busy.retryAfterMs);
     return;
@@ -58,15 +71,27 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
   member.queued++;
   ctx.inflight.count++;
   const arrived = performance.now();
+  const deadline = arrived + ctx.config.maxEventWaitMs;
   member.queue = (member.queue ?? Promise.resolve()).then(async () => {
+    // Set when the event took a place under its handler's limit; the answer's latency, if answered.
+    let started: number | undefined;
+    let answeredIn: number | undefined;
     try {
       // Its turn came too late to be answered in time: refused rather than run late.
-      if (performance.now() - arrived > ctx.config.maxEventWaitMs) {
+      if (performance.now() > deadline) {
         ctx.metrics.shed.inc({ queue: "wait" });
         throw overloaded();
       }
+      if (handler.limit) {
+        if (!handler.limit.start()) {
+          ctx.metrics.shed.inc({ queue: "limit" });
+          throw overloaded();
+        }
+        started = performance.now();
+      }
       // One trace per client event: the RPCs, SQL and NATS events it causes hang below it.
-      const reply = await inSpan(`socket ${event}`, SpanKind.SERVER, { "redup.user": member.userId, "socket.id": member.sid }, () => handler.handle(member, payload));
+      const reply = await inSpan(`socket ${event}`, SpanKind.SERVER, { "redup.user": member.userId, "socket.id": member.sid }, () => handler.handle(member, payload, deadline));
+      answeredIn = started === undefined ? undefined : performance.now() - started;
       const fallback = (reply as { saved_to_db?: boolean }).saved_to_db === false;
       ctx.metrics.events.inc({ event, outcome: fallback ? "fallback" : "ok" });
       holdWrites(member.socket);
@@ -79,6 +104,7 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
       }
       refuse(refusal.code, refusal.message, refusal.retryAfterMs);
     } finally {
+      if (started !== undefined) handler.limit?.finish(answeredIn);
       member.queued--;
       ctx.inflight.count--;
       ctx.metrics.eventDuration.observe({ event }, (performance.now() - arrived) / 1000);

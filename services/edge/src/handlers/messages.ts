@@ -57,7 +57,9 @@ export function messageHandlers(ctx: EdgeContext): EventTable {
   return {
     send_message: {
       reply: "ack",
-      async handle(member, payload) {
+      shedding: () => ctx.send.shedding,
+      limit: ctx.sendLimit,
+      async handle(member, payload, deadline) {
         const input = parseSend(payload, BigInt(member.userId), ctx.config.maxMessageLength);
         ctx.logger.info(
           { userId: member.userId, sid: member.sid, to: String(input.to), type: input.type, messageType: input.kind },
@@ -83,7 +85,7 @@ export function messageHandlers(ctx: EdgeContext): EventTable {
             clientTimestamp: input.timestamp ?? "",
             clientMsgId: input.clientMsgId ?? "",
             origin: ctx.fanout.originOf(member),
-          });
+          }, deadline);
           // A retry of a stored client_msg_id answers the original, whole; a new message only its ids.
           ack = res.duplicate ? toAck(res.message!, true) : ackOfStored(input, member.userId, res.message!);
         } catch (err) {

@@ -19,9 +19,16 @@ export class ProtocolError extends Error {
 /** How long an overloaded client is told to wait before retrying. */
 export const OVERLOAD_RETRY_MS = 1000;
 
+const BUSY_TEXT = "el servidor está ocupado; reintenta en unos segundos";
+/**
+ * One refusal shared by every shed event: under overload thousands are refused a second, and
+ * a new Error each (its stack trace captured) was the edge's costliest line while shedding.
+ */
+const BUSY = new ProtocolError("OVERLOADED", BUSY_TEXT, { retryAfterMs: OVERLOAD_RETRY_MS });
+
 /** Work refused early because a queue on its way is full: the client retries after a pause. */
-export const overloaded = (cause?: unknown) =>
-  new ProtocolError("OVERLOADED", "el servidor está ocupado; reintenta en unos segundos", { cause, retryAfterMs: OVERLOAD_RETRY_MS });
+export const overloaded = (cause?: unknown): ProtocolError =>
+  cause === undefined ? BUSY : new ProtocolError("OVERLOADED", BUSY_TEXT, { cause, retryAfterMs: OVERLOAD_RETRY_MS });
 
 /** Human-readable texts of the refusals the services decide. */
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
