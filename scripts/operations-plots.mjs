@@ -14,7 +14,7 @@
 // in one page, and screenshots it with Chromium (playwright-core, CHROMIUM_PATH or
 // /usr/bin/chromium). docs/img/operations-plots.json records the run: parameters, times, the
 // machine, and the bench's own summaries. Options:
-//   --steady-rate N (500)  --steady-seconds N (60)  --overload-max N (1500)  --overload-seconds N (40)
+//   --steady-rate N (500)  --steady-seconds N (60)  --overload-max N (3000)  --overload-seconds N (40)
 //   --after N (20)  --prometheus-port N (9095)  --edge URL (http://127.0.0.1:5000)  --out DIR (docs/img)
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,7 +29,7 @@ const { values: opts } = parseArgs({
   options: {
     "steady-rate": { type: "string", default: "500" },
     "steady-seconds": { type: "string", default: "60" },
-    "overload-max": { type: "string", default: "1500" },
+    "overload-max": { type: "string", default: "3000" },
     "overload-seconds": { type: "string", default: "40" },
     after: { type: "string", default: "20" },
     "prometheus-port": { type: "string", default: "9095" },
@@ -135,6 +135,7 @@ const CHARTS = [
     queries: [
       { expr: "sum(redup_edge_pending_events)", legend: () => "in progress" },
       { expr: "sum(redup_edge_max_pending_events)", legend: () => "MAX_PENDING_EVENTS" },
+      { expr: "sum(redup_edge_send_limit)", legend: () => "send limit" },
     ],
   },
   {
@@ -313,7 +314,8 @@ try {
   const max = Number(opts["overload-max"]);
   log(`overloaded: ${3 * max} msgs/s offered for ${opts["overload-seconds"]} s, then ${max / 2} for ${opts.after} s`);
   const overloadStart = now();
-  const overload = await bench(["--scenario", "overload", "--max", String(max), "--seconds", opts["overload-seconds"], "--after", opts.after, "--drain", "10"]);
+  // Room for every send of both phases: the bench stops at --max-messages (200,000 by default).
+  const overload = await bench(["--scenario", "overload", "--max", String(max), "--seconds", opts["overload-seconds"], "--after", opts.after, "--drain", "10", "--max-messages", "1000000"]);
   const overloadEnd = now();
   await sleep(3 * STEP * 1000);
 

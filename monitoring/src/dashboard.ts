@@ -356,7 +356,7 @@ export function buildDashboard(): Dashboard {
     .withPanel(
       timeseries({
         title: "Edge send limit",
-        description: "Sends in progress on each edge against its adaptive limit: the limit drops while more than a tenth of sends answer later than SEND_LATENCY_TARGET_MS, and new sends past it are refused OVERLOADED.",
+        description: "Sends in progress on each edge against its adaptive limit: the limit drops while more than a tenth of sends answer later than SEND_LATENCY_TARGET_MS (new sends past it are refused OVERLOADED) and climbs back to MAX_PENDING_EVENTS while they answer in time.",
         unit: "short",
         queries: [
           { expr: "redup_edge_sends_in_progress", legend: "{{instance}}" },

@@ -67,14 +67,18 @@ describe("when the services cannot keep up", () => {
     const gauge = async (name: string) => Number((await (await fetch(`${edge.url}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]);
     expect(await gauge("redup_edge_send_limit")).toBe(1000);
     const users = await Promise.all(Array.from({ length: 20 }, (_, i) => connectUser(edge, 7801 + i)));
-    // Two rounds of 60 sends, a window apart: the second round's check sees the first's late answers.
+    // Two rounds of 60 sends, a window apart: the second round's first send sees the first's late answers.
     for (let round = 0; round < 2; round++) {
+      if (round > 0) await new Promise((r) => setTimeout(r, 120));
       const acks = await Promise.all(users.flatMap((u, i) => [0, 1, 2].map((n) => call(u.socket, "send_message", { to: 7899, message: `r${round}-${i}-${n}`, type: "directo" }))));
       expect(acks.every((a) => a["saved_to_db"] === true)).toBe(true);
-      await new Promise((r) => setTimeout(r, 150));
     }
-    // 60 were in progress at most: 80 % of that is below the floor of 256, so the limit sits there.
-    expect(await gauge("redup_edge_send_limit")).toBe(256);
+    // 60 were in progress at most: 80 % of that is below the floor of 256, so the limit fell
+    // there. (A quiet window counts as in time and adds a tenth back: at most a step or two
+    // passed since, far from the 1000 it started at.)
+    const lowered = await gauge("redup_edge_send_limit");
+    expect(lowered).toBeGreaterThanOrEqual(256);
+    expect(lowered).toBeLessThanOrEqual(400);
     expect(await gauge("redup_edge_sends_in_progress")).toBe(0);
     for (const u of users) u.socket.disconnect();
   });

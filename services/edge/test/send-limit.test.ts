@@ -50,53 +50,51 @@ describe("the adaptive send limit", () => {
     expect(limit.limit).toBe(50);
   });
 
-  it("keeps the limit when at most a tenth of a window's answers are late, or too few answered", () => {
-    const { limit, advance } = clockedLimit({ targetMs: 100, min: 10, max: 1000 });
-    answer(limit, 125, 300);
-    advance(100);
-    limit.open();
-    expect(limit.limit).toBe(100);
-    // 10 late of 100 (none held back): not more than a tenth.
-    answer(limit, 45, 20);
-    answer(limit, 45, 20);
-    answer(limit, 10, 300);
-    advance(100);
-    limit.open();
-    expect(limit.limit).toBe(100);
-    // Nine answers, all late: too few to say anything.
-    answer(limit, 9, 300);
-    advance(100);
-    limit.open();
-    expect(limit.limit).toBe(100);
-  });
-
-  it("grows by a tenth while it is what holds sends back and they answer in time, up to its maximum", () => {
+  it("grows by a tenth after a window in time, whether or not the limit held sends back, up to its maximum", () => {
     const { limit, advance } = clockedLimit({ targetMs: 100, min: 10, max: 130 });
     answer(limit, 125, 300);
     advance(100);
     limit.open();
     expect(limit.limit).toBe(100);
-    // Every place taken, every answer in time: 100 -> 110 -> 121 -> 130 (the maximum).
+    // 10 late of 100: not more than a tenth. Then 50 in time, well below the limit; then 1000
+    // offered, 121 taken: 100 -> 110 -> 121 -> 130 (the maximum).
     const seen = [];
-    for (let i = 0; i < 3; i++) {
-      answer(limit, 1000, 20);
-      advance(100);
-      limit.open();
-      seen.push(limit.limit);
-    }
+    answer(limit, 90, 20);
+    answer(limit, 10, 300);
+    advance(100);
+    limit.open();
+    seen.push(limit.limit);
+    answer(limit, 50, 20);
+    advance(100);
+    limit.open();
+    seen.push(limit.limit);
+    expect(answer(limit, 1000, 20)).toBe(121);
+    advance(100);
+    limit.open();
+    seen.push(limit.limit);
     expect(seen).toEqual([110, 121, 130]);
   });
 
-  it("does not grow while sends answer in time but stay well below the limit", () => {
-    const { limit, advance } = clockedLimit({ targetMs: 100, min: 10, max: 1000 });
+  it("keeps the limit after a window of a few answers with some late, and grows back while idle", () => {
+    const { limit, advance } = clockedLimit({ targetMs: 100, min: 50, max: 1000 });
     answer(limit, 200, 300);
     advance(100);
     limit.open();
     expect(limit.limit).toBe(160);
-    answer(limit, 50, 20);
+    // Nine answers, some late: too few to say anything.
+    answer(limit, 5, 20);
+    answer(limit, 4, 300);
     advance(100);
     limit.open();
     expect(limit.limit).toBe(160);
+    // Ten quiet windows, each counted as in time: 160 -> 176 -> 194 -> ... -> 421.
+    advance(1000);
+    limit.open();
+    expect(limit.limit).toBe(421);
+    // And never past the maximum, however long the quiet.
+    advance(60_000);
+    limit.open();
+    expect(limit.limit).toBe(1000);
   });
 
   it("counts a failed send's place but not its latency", () => {
