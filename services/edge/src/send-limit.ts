@@ -20,7 +20,7 @@ export interface SendLimitOptions {
  * An adaptive limit on the sends in progress on this edge, increased and decreased like TCP's
  * congestion window (AIMD) from the latency of the answers: when more than a tenth of a
  * window's sends were answered later than the target, the limit drops to 80 % of what was in
- * progress; when they kept pace (or none was late), it grows by a tenth, up to its maximum.
+ * progress; when they kept pace (or none was in progress), it grows by a tenth, up to its maximum.
  *
  * Why: the edge's own CPU is a queue that no queue length shows. Under overload, work accepted
  * beyond what the edge (or what stands behind it) can finish waits in the event loop, and
@@ -44,13 +44,15 @@ export function createSendLimit(options: SendLimitOptions) {
 
   const adjust = (at: number) => {
     if (at - windowStart < WINDOW_MS) return;
-    if (answered >= MIN_SAMPLES && late > answered * LATE_SHARE) limit = Math.max(min, Math.floor(Math.min(limit, peak) * 0.8));
-    // In time (or no answer late): back up. Growing only while the limit held sends back, as
-    // TCP does, would leave it at its floor after one slow start and refuse the next burst
-    // that the system could carry. A few answers with some late ones say nothing either way.
-    else if (answered >= MIN_SAMPLES || late === 0) grow();
-    // The windows since, with no answer at all, count as in time too.
-    for (let idle = Math.floor((at - windowStart) / WINDOW_MS) - 1; idle > 0 && limit < max; idle--) grow();
+    const judged = answered >= MIN_SAMPLES;
+    if (judged && late > answered * LATE_SHARE) limit = Math.max(min, Math.floor(Math.min(limit, peak) * 0.8));
+    // In time, or a few answers none late, or nothing in progress at all: back up. Growing only
+    // while the limit held sends back, as TCP does, would leave it at its floor after one slow
+    // spell and refuse the next burst that the system could carry. A few answers with some
+    // late, or sends in progress that none answered (stalled), say nothing good: it holds.
+    else if (judged || (late === 0 && (answered > 0 || peak === 0))) grow();
+    // The windows since went by without a send starting or ending: quiet if none is in progress.
+    for (let idle = Math.floor((at - windowStart) / WINDOW_MS) - 1; idle > 0 && active === 0 && limit < max; idle--) grow();
     windowStart = at;
     answered = 0;
     late = 0;

@@ -97,6 +97,26 @@ describe("the adaptive send limit", () => {
     expect(limit.limit).toBe(1000);
   });
 
+  it("holds while sends are in progress and none answers, and grows back once they are answered in time", () => {
+    const { limit, advance } = clockedLimit({ targetMs: 100, min: 50, max: 1000 });
+    answer(limit, 200, 300);
+    advance(100);
+    limit.open();
+    expect(limit.limit).toBe(160);
+    // 100 sends hang: windows go by with no answer, which is no sign of health.
+    for (let i = 0; i < 100; i++) limit.start();
+    advance(100);
+    limit.open();
+    advance(1000);
+    limit.open();
+    expect(limit.limit).toBe(160);
+    // Answered in time at last: up a tenth.
+    for (let i = 0; i < 100; i++) limit.finish(20);
+    advance(100);
+    limit.open();
+    expect(limit.limit).toBe(176);
+  });
+
   it("counts a failed send's place but not its latency", () => {
     const { limit, advance } = clockedLimit({ targetMs: 100, min: 10, max: 1000 });
     for (let i = 0; i < 50; i++) limit.start();
