@@ -68,10 +68,21 @@ export async function startSoakSystem(options: { logLevel?: string } = {}): Prom
     children.push(child);
     servers.push({ name, pid: child.pid!, metricsUrl, logFile });
   };
-  const stop = async () => {
-    await Promise.all(children.map((c) => stopChild(c)));
-    await db.drop();
+  // Ctrl-C or a SIGTERM mid-run must not leave four servers and a database behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`soak: ${signal}, stopping the servers and dropping ${db.name}\n`);
+    void stop().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      await Promise.all(children.map((c) => stopChild(c)));
+      await db.drop();
+    })());
   try {
     start("rooms", { ROOMS_PORT: String(rooms), ROOMS_METRICS_PORT: String(roomsMetrics) }, `http://127.0.0.1:${roomsMetrics}/metrics`);
     start("delivery", { DELIVERY_PORT: String(delivery), DELIVERY_METRICS_PORT: String(deliveryMetrics) }, `http://127.0.0.1:${deliveryMetrics}/metrics`);
