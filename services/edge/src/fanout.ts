@@ -87,6 +87,24 @@ export class Member {
   /** Client events are handled one at a time, in arrival order (handlers/dispatch.ts). */
   queue: Promise<void> | undefined;
   queued = 0;
+  /** Confirmations in progress; they do not wait in the queue (dispatch.ts, `concurrent`). */
+  private confirming: Set<Promise<void>> | undefined;
+
+  get confirmations(): number {
+    return this.confirming?.size ?? 0;
+  }
+
+  /** Keeps a confirmation in progress in view until it settles. */
+  confirm(running: Promise<void>): void {
+    const confirming = (this.confirming ??= new Set());
+    confirming.add(running);
+    void running.finally(() => confirming.delete(running));
+  }
+
+  /** Settles when the confirmations now in progress have; undefined when there are none. */
+  confirmationsSettled(): Promise<unknown> | undefined {
+    return this.confirming?.size ? Promise.allSettled(this.confirming) : undefined;
+  }
 
   constructor(
     readonly socket: SocketLike,

@@ -54,6 +54,48 @@ describe("catch-up", () => {
     sender.socket.disconnect();
   });
 
+  it("confirms a catch-up of 200 messages as a guide client does, one event each, all at once; the next event sees them applied", async () => {
+    const sender = await connectUser(edge, 2351);
+    const sent: string[] = [];
+    for (let batch = 0; batch < 4; batch++) {
+      const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => call(sender.socket, "send_message", { to: 2352, message: `pendiente ${batch * 50 + i}`, type: "directo", client_msg_id: `cu-${batch}-${i}` })));
+      sent.push(...replies.map((r) => r["mensaje_id"] as string));
+    }
+
+    // Each message confirmed the moment it arrives, without waiting for the previous answer:
+    // more confirmations than a socket may have ordinary events waiting (64).
+    const me = await connectUser(edge, 2352);
+    const delivered: Record<string, unknown>[] = [];
+    const replay = collect<Record<string, unknown>>(me.socket, "receive_message");
+    me.socket.on("receive_message", (m: Record<string, unknown>) => {
+      me.socket.emit("mark_delivered", { mensaje_id: m["mensaje_id"] as string }, (reply: Record<string, unknown>) => delivered.push(reply));
+    });
+    await until(replay, 200);
+    await until(delivered, 200, 10_000);
+    expect(delivered.filter((r) => r["status"] !== "ok")).toEqual([]);
+    expect(new Set(delivered.map((r) => r["mensaje_id"]))).toEqual(new Set(sent));
+
+    // All read at once, and the inbox asked right behind them, unawaited: it counts them.
+    const read: Record<string, unknown>[] = [];
+    for (const id of sent) me.socket.emit("mark_read", { mensaje_id: id }, (reply: Record<string, unknown>) => read.push(reply));
+    const inbox = await call<{ conversations: { type: string; to: string; unread: number }[] }>(me.socket, "get_conversations", {});
+    expect(read).toHaveLength(200);
+    expect(read.filter((r) => r["status"] !== "ok")).toEqual([]);
+    expect(inbox.conversations.find((c) => c.type === "directo" && c.to === "2351")).toMatchObject({ unread: 0 });
+    const unread = await stack.query("select count(*)::int as n from destinatarios_mensaje where destinatario_id = 2352 and leido_en is null");
+    expect(unread[0]!["n"]).toBe(0);
+    me.socket.disconnect();
+
+    // Every confirmation took: the next connect replays nothing (the barrier: a live message).
+    const again = await connectUser(edge, 2352);
+    const none = collect<Record<string, unknown>>(again.socket, "receive_message");
+    const live = await call(sender.socket, "send_message", { to: 2352, message: "barrera", type: "directo" });
+    await until(none, 1);
+    expect(none.map((m) => m["mensaje_id"])).toEqual([live["mensaje_id"]]);
+    again.socket.disconnect();
+    sender.socket.disconnect();
+  });
+
   it("re-joins persisted groups on connect, and replays group messages sent while offline", async () => {
     const a = await connectUser(edge, 2101);
     const b = await connectUser(edge, 2102);

@@ -9,6 +9,8 @@ import type { SendLimit } from "../send-limit.js";
 
 /** Client events a socket may have waiting before new ones are refused. */
 const MAX_QUEUED = 64;
+/** Concurrent events (confirmations) a socket may have in progress before new ones are refused. */
+const MAX_CONCURRENT = 256;
 
 /** One client event: the reply event it answers with (besides the callback), and its work. */
 export interface EventHandler {
@@ -23,6 +25,13 @@ export interface EventHandler {
   shedding?(): boolean;
   /** An adaptive bound on these events in progress (send-limit.ts): past it, OVERLOADED. */
   limit?: SendLimit;
+  /**
+   * Runs on arrival instead of waiting for the socket's earlier events. For confirmations:
+   * each stands alone, and a reconnect's catch-up makes a client confirm hundreds at once,
+   * which in the socket's queue would each wait a round trip for the one before — holding
+   * the user's next send behind them — where together they fill one or two batch calls.
+   */
+  concurrent?: boolean;
 }
 
 /** The edge's client events, each handled by one function for every socket. */
@@ -36,7 +45,7 @@ const emitTo = (member: Member, event: string, payload: unknown) => {
 
 /**
  * Runs one client event: parses out the optional ack callback, runs the handler in the
- * socket's queue (one event at a time, in arrival order), then answers with the callback and
+ * socket's queue (one event at a time, in arrival order; a concurrent one at once), then answers with the callback and
  * the reply event — or, on refusal, with `{status:"error", code, message}` to the callback and
  * an `error` event. A handler error never reaches other sockets or the process.
  */
@@ -54,7 +63,7 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
     refuse("RATE_LIMITED", "demasiados eventos; espera un momento y reintenta");
     return;
   }
-  if (member.queued >= MAX_QUEUED) {
+  if (handler.concurrent ? member.confirmations >= MAX_CONCURRENT : member.queued >= MAX_QUEUED) {
     refuse("RATE_LIMITED", "demasiados eventos pendientes en esta conexión; espera las respuestas");
     return;
   }
@@ -68,11 +77,11 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
     refuse(busy.code, busy.message, busy.retryAfterMs);
     return;
   }
-  member.queued++;
+  if (!handler.concurrent) member.queued++;
   ctx.inflight.count++;
   const arrived = performance.now();
   const deadline = arrived + ctx.config.maxEventWaitMs;
-  member.queue = (member.queue ?? Promise.resolve()).then(async () => {
+  const execute = async () => {
     // Set when the event took a place under its handler's limit; the answer's latency, if answered.
     let started: number | undefined;
     let answeredIn: number | undefined;
@@ -105,10 +114,21 @@ function run(ctx: EdgeContext, member: Member, event: string, handler: EventHand
       refuse(refusal.code, refusal.message, refusal.retryAfterMs);
     } finally {
       if (started !== undefined) handler.limit?.finish(answeredIn);
-      member.queued--;
+      if (!handler.concurrent) member.queued--;
       ctx.inflight.count--;
       ctx.metrics.eventDuration.observe({ event }, (performance.now() - arrived) / 1000);
     }
+  };
+  if (handler.concurrent) {
+    member.confirm(execute());
+    return;
+  }
+  // Read-your-writes: an event sees the effect of every confirmation sent before it (an
+  // unread count asked after mark_read counts the read).
+  const before = member.confirmationsSettled();
+  member.queue = (member.queue ?? Promise.resolve()).then(async () => {
+    await before;
+    await execute();
   });
 }
 

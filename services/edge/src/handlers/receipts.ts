@@ -54,10 +54,12 @@ export function receiptHandlers(ctx: EdgeContext): EventTable {
 
   const markDelivered: EventHandler = {
     reply: "delivered",
+    concurrent: true,
     handle: (member, payload) => one(member, parseReceipt(member, payload), "delivered", "MARK_DELIVERED"),
   };
   const markRead: EventHandler = {
     reply: "read",
+    concurrent: true,
     handle(member, payload) {
       const messageId = parseReceipt(member, payload);
       return parseUpTo(payload) ? upTo(member, messageId) : one(member, messageId, "read", "MARK_READ");
