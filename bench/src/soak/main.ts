@@ -8,8 +8,8 @@ Starts rooms, messages, delivery and the edge as separate processes (free loopba
 database, the local PostgreSQL and NATS), runs mixed traffic and samples each server's RSS, open
 file descriptors and event-loop lag (p99). Prints the slopes after the warm-up and SOAK PASS/FAIL.
   --minutes N            how long the traffic runs (default 30, at most 240)
-  --rate N               messages offered per second, direct and group together (default 500:
-                         about half of what this 2-core machine carries; BENCHMARKS.md, "Soak")
+  --rate N               messages offered per second, direct and group together (default 125:
+                         about half of what the 2-core machine of BENCHMARKS.md carries of this mix)
   --group-share F        share of the messages sent to groups (default 0.2)
   --pairs N              direct users, in pairs (default 100)
   --groups N --members N groups and members each (default 10 x 10)
@@ -25,7 +25,7 @@ Exits 1 on SOAK FAIL or when an ACKed message was lost.`;
 const { values } = parseArgs({
   options: {
     minutes: { type: "string", default: "30" },
-    rate: { type: "string", default: "500" },
+    rate: { type: "string", default: "125" },
     "group-share": { type: "string", default: "0.2" },
     pairs: { type: "string", default: "100" },
     groups: { type: "string", default: "10" },
