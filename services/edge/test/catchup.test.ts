@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EdgeServer } from "../src/index.js";
 import { call, collect, connectUser, next, startStack, until, type Stack } from "./harness.js";
 
+/** A confirmation's answer, as the callback gets it: `ok` with the message id, or an error. */
+type Reply = { status: string; mensaje_id?: string };
+
 let stack: Stack;
 let edge: EdgeServer;
 
@@ -65,22 +68,22 @@ describe("catch-up", () => {
     // Each message confirmed the moment it arrives, without waiting for the previous answer:
     // more confirmations than a socket may have ordinary events waiting (64).
     const me = await connectUser(edge, 2352);
-    const delivered: Record<string, unknown>[] = [];
+    const delivered: Reply[] = [];
     const replay = collect<Record<string, unknown>>(me.socket, "receive_message");
-    me.socket.on("receive_message", (m: Record<string, unknown>) => {
-      me.socket.emit("mark_delivered", { mensaje_id: m["mensaje_id"] as string }, (reply: Record<string, unknown>) => delivered.push(reply));
+    me.socket.on("receive_message", (m) => {
+      me.socket.emit("mark_delivered", { mensaje_id: String(m.mensaje_id) }, (reply) => delivered.push(reply));
     });
     await until(replay, 200);
     await until(delivered, 200, 10_000);
-    expect(delivered.filter((r) => r["status"] !== "ok")).toEqual([]);
-    expect(new Set(delivered.map((r) => r["mensaje_id"]))).toEqual(new Set(sent));
+    expect(delivered.filter((r) => r.status !== "ok")).toEqual([]);
+    expect(new Set(delivered.map((r) => r.mensaje_id))).toEqual(new Set(sent));
 
     // All read at once, and the inbox asked right behind them, unawaited: it counts them.
-    const read: Record<string, unknown>[] = [];
-    for (const id of sent) me.socket.emit("mark_read", { mensaje_id: id }, (reply: Record<string, unknown>) => read.push(reply));
+    const read: Reply[] = [];
+    for (const id of sent) me.socket.emit("mark_read", { mensaje_id: id }, (reply) => read.push(reply));
     const inbox = await call<{ conversations: { type: string; to: string; unread: number }[] }>(me.socket, "get_conversations", {});
     expect(read).toHaveLength(200);
-    expect(read.filter((r) => r["status"] !== "ok")).toEqual([]);
+    expect(read.filter((r) => r.status !== "ok")).toEqual([]);
     expect(inbox.conversations.find((c) => c.type === "directo" && c.to === "2351")).toMatchObject({ unread: 0 });
     const unread = await stack.query("select count(*)::int as n from destinatarios_mensaje where destinatario_id = 2352 and leido_en is null");
     expect(unread[0]!["n"]).toBe(0);

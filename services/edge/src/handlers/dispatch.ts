@@ -45,9 +45,10 @@ const emitTo = (member: Member, event: string, payload: unknown) => {
 
 /**
  * Runs one client event: parses out the optional ack callback, runs the handler in the
- * socket's queue (one event at a time, in arrival order; a concurrent one at once), then answers with the callback and
- * the reply event — or, on refusal, with `{status:"error", code, message}` to the callback and
- * an `error` event. A handler error never reaches other sockets or the process.
+ * socket's queue (one event at a time, in arrival order; a concurrent one at once), then
+ * answers with the callback and the reply event — or, on refusal, with
+ * `{status:"error", code, message}` to the callback and an `error` event. A handler error
+ * never reaches other sockets or the process.
  */
 function run(ctx: EdgeContext, member: Member, event: string, handler: EventHandler, args: unknown[]): void {
   const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (reply: unknown) => void) : undefined;
