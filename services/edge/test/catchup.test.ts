@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EdgeServer } from "../src/index.js";
-import { call, collect, connectUser, next, startStack, until, type Stack } from "./harness.js";
+import { call, collect, connectUser, next, startStack, until, type ClientSocket, type Stack } from "./harness.js";
 
 /** A confirmation's answer, as the callback gets it: `ok` with the message id, or an error. */
 type Reply = { status: string; mensaje_id?: string };
@@ -20,6 +20,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
+
+/**
+ * Connects `userId` and checks that catch-up replays nothing. The barrier: a live message from
+ * `sender`, held back until the catch-up is over (the first test shows it); once it is in, any
+ * replay would have come before it.
+ */
+async function expectNoReplay(userId: number, sender: ClientSocket): Promise<void> {
+  const user = await connectUser(edge, userId);
+  const received = collect<Record<string, unknown>>(user.socket, "receive_message");
+  const live = await call(sender, "send_message", { to: userId, message: "barrera", type: "directo" });
+  await until(received, 1);
+  expect(received.map((m) => m["mensaje_id"])).toEqual([live["mensaje_id"]]);
+  user.socket.disconnect();
+}
 
 describe("catch-up", () => {
   it("replays pending messages oldest first on reconnect, and never again once marked delivered", async () => {
@@ -46,14 +60,7 @@ describe("catch-up", () => {
     for (const id of [...sent.slice(3), again[2]!["mensaje_id"]]) await call(second.socket, "mark_delivered", { mensaje_id: id });
     second.socket.disconnect();
 
-    const third = await connectUser(edge, 2002);
-    const none = collect<Record<string, unknown>>(third.socket, "receive_message");
-    // The barrier: a live message, held back until the catch-up is over (shown above). Once it
-    // is in, any replay would have come before it.
-    const live = await call(sender.socket, "send_message", { to: 2002, message: "barrera", type: "directo" });
-    await until(none, 1);
-    expect(none.map((m) => m["mensaje_id"])).toEqual([live["mensaje_id"]]);
-    third.socket.disconnect();
+    await expectNoReplay(2002, sender.socket);
     sender.socket.disconnect();
   });
 
@@ -89,13 +96,8 @@ describe("catch-up", () => {
     expect(unread[0]!["n"]).toBe(0);
     me.socket.disconnect();
 
-    // Every confirmation took: the next connect replays nothing (the barrier: a live message).
-    const again = await connectUser(edge, 2352);
-    const none = collect<Record<string, unknown>>(again.socket, "receive_message");
-    const live = await call(sender.socket, "send_message", { to: 2352, message: "barrera", type: "directo" });
-    await until(none, 1);
-    expect(none.map((m) => m["mensaje_id"])).toEqual([live["mensaje_id"]]);
-    again.socket.disconnect();
+    // Every confirmation took: the next connect replays nothing.
+    await expectNoReplay(2352, sender.socket);
     sender.socket.disconnect();
   });
 
